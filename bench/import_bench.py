@@ -1,0 +1,116 @@
+"""Import speed and memory: a 20,000-word transcript (target: under 0.5 s with turns and
+sentences) and a 5 MB one (target: within 500 MB). Prints a table; run with `make bench`.
+
+It uses a throwaway SQLite database unless DATABASE_URL is set (then that database must be
+empty or disposable: the benchmark creates and deletes its own study).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+tmp = tempfile.mkdtemp(prefix="colloquy-bench-")
+os.environ.setdefault("DATABASE_URL", f"sqlite:///{tmp}/bench.sqlite3")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("SECRET_KEY", "bench-only")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+
+from studies.models import Document, Study  # noqa: E402
+from studies.services import import_transcripts  # noqa: E402
+
+DEMO = ROOT / "studies" / "demo" / "US-1.txt"
+
+
+def build_transcript(words: int, seed: int = 1) -> bytes:
+    """A transcript of about `words` words: the demo's US-1 utterances shuffled among 12
+    speakers and a moderator, so that turn lengths and punctuation are realistic."""
+    rng = random.Random(seed)
+    utterances = [
+        line.split("] ", 1)[1]
+        for line in DEMO.read_text(encoding="utf-8").splitlines()
+        if line.startswith("[") and "] " in line
+    ]
+    speakers = ["Moderator"] + [f"P{n:02d}" for n in range(1, 13)]
+    lines, total = ["Benchmark workshop", ""], 0
+    while total < words:
+        text = rng.choice(utterances)
+        lines += [f"{rng.choice(speakers)}: {text}", ""]
+        total += len(text.split())
+    return "\n".join(lines).encode()
+
+
+def measure(study: Study, data: bytes, runs: int) -> dict[str, float]:
+    workshop = study.workshops.get()
+    times, peaks = [], []
+    result = None
+    for run in range(runs):
+        Document.objects.filter(study=study).delete()
+        tracemalloc.start()
+        started = time.perf_counter()
+        [result] = import_transcripts(
+            study=study, workshop=workshop, files=[(f"bench-{run}.txt", data)]
+        )
+        times.append(time.perf_counter() - started)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    return {
+        "words": result.words,
+        "turns": result.turns,
+        "sentences": result.sentences,
+        "median_s": statistics.median(times),
+        "peak_mb": max(peaks) / 1048576,
+    }
+
+
+def main() -> None:
+    call_command("migrate", verbosity=0)
+    Study.objects.filter(slug="bench").delete()
+    study = Study.objects.create(slug="bench", name="Benchmark")
+    roster = "participant,workshop,country\n" + "".join(f"P{n:02d},B-1,GB\n" for n in range(1, 13))
+    from studies.services import import_roster
+
+    import_roster(study=study, filename="roster.csv", data=roster.encode())
+    # Warm up spaCy's pipeline once, as a running server would have.
+    import_transcripts(
+        study=study, workshop=study.workshops.get(), files=[("warm.txt", build_transcript(200))]
+    )
+
+    cases = [
+        ("20,000 words", build_transcript(20_000), 7, "< 0.5 s"),
+        ("5 MB", build_transcript(850_000, seed=2), 1, "< 500 MB"),
+    ]
+    print(
+        f"{'case':<14}{'bytes':>11}{'words':>10}{'turns':>8}{'sentences':>11}"
+        f"{'median s':>10}{'peak MB':>9}  target"
+    )
+    for name, data, runs, target in cases:
+        row = measure(study, data, runs)
+        print(
+            f"{name:<14}{len(data):>11,}{row['words']:>10,}{row['turns']:>8,}"
+            f"{row['sentences']:>11,}{row['median_s']:>10.3f}{row['peak_mb']:>9.0f}  {target}"
+        )
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"process peak RSS: {rss:.0f} MB (Python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs, {django.db.connection.vendor})"
+    )
+    study.delete()
+
+
+if __name__ == "__main__":
+    main()

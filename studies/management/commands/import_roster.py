@@ -1,0 +1,22 @@
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from studies.importers import FileRejected
+from studies.management.commands._common import get_study, read_file
+from studies.services import import_roster
+
+
+class Command(BaseCommand):
+    help = "Import a roster (.csv or .xlsx): workshops, participants and their variables."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--study", required=True, help="The study's slug")
+        parser.add_argument("file", help="The roster, .csv or .xlsx")
+
+    def handle(self, *args: object, study: str, file: str, **options: object) -> None:
+        target = get_study(study)
+        filename, data = read_file(file)
+        try:
+            plan = import_roster(study=target, filename=filename, data=data)
+        except FileRejected as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(plan.summary())

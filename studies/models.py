@@ -1,0 +1,313 @@
+"""Studies and the workshop data they hold: workshops, participants, documents, turns, sentences.
+
+The field names listed in DESIGN.md ("Interfaces that other tools rely on") are read by outside
+scripts; keep them.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django_countries.fields import CountryField
+
+# A BCP 47 language tag, loosely: a 2-3 letter language, then subtags ("en-GB", "zh-Hant-TW").
+BCP47_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+
+
+def validate_language_tag(value: str) -> None:
+    if not BCP47_RE.match(value or ""):
+        raise ValidationError(
+            f"{value!r} is not a language tag: use a BCP 47 tag such as 'en', 'de' or 'fi-FI'."
+        )
+
+
+class StudyQuerySet(models.QuerySet["Study"]):
+    def for_user(self, user: settings.AUTH_USER_MODEL) -> StudyQuerySet:
+        """The studies a user may open: their memberships, or every study for a superuser."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_superuser:
+            return self.all()
+        return self.filter(memberships__user=user)
+
+
+class Study(models.Model):
+    slug = models.SlugField(unique=True, max_length=50)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    blind_coding = models.BooleanField(
+        default=False, help_text="Coders see only their own codings while this is on."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = StudyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "studies"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("studies:overview", args=[self.slug])
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        CODER = "coder", "Coder"
+        VIEWER = "viewer", "Viewer"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["study", "user"], name="membership_unique_user"),
+            models.CheckConstraint(
+                condition=Q(role__in=["owner", "coder", "viewer"]), name="membership_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) in {self.study}"
+
+
+class Workshop(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="workshops")
+    code = models.CharField(max_length=32, help_text="Short and unique in the study, e.g. FI-1.")
+    country = CountryField()
+    site = models.CharField(max_length=200, blank=True, help_text="City or venue.")
+    date = models.DateField(null=True, blank=True)
+    language = models.CharField(
+        max_length=35, default="en", validators=[validate_language_tag], help_text="BCP 47 tag."
+    )
+    facilitators = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Comma-separated names or labels of the facilitators, as they appear in "
+        "transcripts. They are speakers without a participant.",
+    )
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["study", "date", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "code"], name="workshop_unique_code"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def facilitator_labels(self) -> list[str]:
+        return [name.strip() for name in self.facilitators.split(",") if name.strip()]
+
+
+class Participant(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
+    code = models.CharField(max_length=32, help_text="Unique in the study, e.g. P07.")
+    workshop = models.ForeignKey(Workshop, on_delete=models.PROTECT, related_name="participants")
+    aliases = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Comma-separated speaker labels that mean this participant in transcripts.",
+    )
+
+    class Meta:
+        ordering = ["study", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "code"], name="participant_unique_code"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def alias_list(self) -> list[str]:
+        return [alias.strip() for alias in self.aliases.split(",") if alias.strip()]
+
+
+class Variable(models.Model):
+    """A typed participant attribute (age band, gender, occupation): a REFI-QDA Variable."""
+
+    class Kind(models.TextChoices):
+        TEXT = "text", "Text"
+        NUMBER = "number", "Number"
+        CHOICE = "choice", "Choice"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="variables")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.TEXT)
+    choices = models.TextField(blank=True, help_text="For a choice variable: one value per line.")
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["study", "order", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "name"], name="variable_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def choice_list(self) -> list[str]:
+        return [line.strip() for line in self.choices.splitlines() if line.strip()]
+
+
+class ParticipantValue(models.Model):
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="values")
+    variable = models.ForeignKey(Variable, on_delete=models.CASCADE, related_name="values")
+    value = models.CharField(max_length=500, blank=True)
+    # A number variable's value again as a number, so that tables sort and bin it numerically.
+    number = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "variable"], name="participantvalue_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant} {self.variable}={self.value}"
+
+
+class Document(models.Model):
+    class Kind(models.TextChoices):
+        TRANSCRIPT = "transcript", "Transcript"
+        SURVEY = "survey", "Survey text"
+        NOTE = "note", "Note"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="documents")
+    workshop = models.ForeignKey(
+        Workshop, on_delete=models.PROTECT, related_name="documents", null=True, blank=True
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.TRANSCRIPT)
+    title = models.CharField(max_length=200)
+    language = models.CharField(max_length=35, default="en", validators=[validate_language_tag])
+    # NFC, "\n" line endings; every offset elsewhere is a code point index into it. Never
+    # rewritten once turns, sentences or codings point into it.
+    text = models.TextField()
+    sha256 = models.CharField(max_length=64)
+    source_name = models.CharField(max_length=255, blank=True)
+    source_format = models.CharField(max_length=10, blank=True)
+    word_count = models.PositiveIntegerField(default=0)
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "title"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "title"], name="document_unique_title"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("studies:document", args=[self.study.slug, self.pk])
+
+    def attached_objects(self) -> dict[str, int]:
+        """Counts of everything that points into this document's text, except its own turns and
+        sentences: codings, memos and whatever later features add. Non-empty means the text is
+        frozen."""
+        counts: dict[str, int] = {}
+        for relation in self._meta.related_objects:
+            if relation.related_model in (Turn, Sentence) or relation.many_to_many:
+                continue
+            n = relation.related_model._default_manager.filter(
+                **{relation.field.name: self}
+            ).count()
+            if n:
+                counts[str(relation.related_model._meta.verbose_name_plural)] = n
+        return counts
+
+
+class Turn(models.Model):
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="turns")
+    seq = models.PositiveIntegerField()
+    speaker = models.CharField(max_length=100, help_text="The label as written in the source.")
+    participant = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, related_name="turns", null=True, blank=True
+    )
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    start_ms = models.PositiveIntegerField(null=True, blank=True)
+    end_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["document", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "seq"], name="turn_unique_seq"),
+            models.CheckConstraint(
+                condition=Q(start__gte=0) & Q(start__lt=models.F("end")), name="turn_span_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document} #{self.seq} {self.speaker}"
+
+    @property
+    def is_facilitator(self) -> bool:
+        return self.participant_id is None
+
+
+class Sentence(models.Model):
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="sentences")
+    seq = models.PositiveIntegerField()
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["document", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "seq"], name="sentence_unique_seq"),
+            models.CheckConstraint(
+                condition=Q(start__gte=0) & Q(start__lt=models.F("end")),
+                name="sentence_span_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document} sentence {self.seq}"
+
+
+class PendingImport(models.Model):
+    """An uploaded file waiting for the owner to confirm its preview. Holding the bytes in the
+    database (rather than on one server's disk) lets any worker finish the import."""
+
+    class Kind(models.TextChoices):
+        TRANSCRIPT = "transcript", "Transcript"
+        ROSTER = "roster", "Roster"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="pending_imports")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    batch = models.UUIDField(default=uuid.uuid4, db_index=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    workshop = models.ForeignKey(
+        Workshop, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    language = models.CharField(max_length=35, blank=True)
+    filename = models.CharField(max_length=255)
+    data = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.filename}"

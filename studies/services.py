@@ -1,0 +1,734 @@
+"""Import workflows that touch several models: transcripts and rosters.
+
+Each public function runs in one transaction: a bad file anywhere leaves the database exactly as
+it was. Parsing lives in `studies.importers`; this module matches speakers, checks the rules of
+the study (identity, immutability) and writes rows in bulk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePath
+
+from django.conf import settings
+from django.db import transaction
+from django_countries import countries
+
+from studies.importers import FileRejected, ParsedTranscript, Table, parse_transcript, read_table
+from studies.models import (
+    BCP47_RE,
+    Document,
+    Participant,
+    ParticipantValue,
+    Sentence,
+    Study,
+    Turn,
+    Variable,
+    Workshop,
+    validate_language_tag,
+)
+from studies.nlp import count_words, sentence_spans
+
+# Labels that mean the person running the session, in the study's languages. A speaker with one of
+# these labels (or one listed in the workshop's facilitators) is a speaker without a participant.
+FACILITATOR_WORDS = {
+    "facilitator",
+    "co-facilitator",
+    "moderator",
+    "interviewer",
+    "researcher",
+    "host",
+    "fasilitaattori",
+    "moderaattori",
+    "haastattelija",
+    "tutkija",
+    "moderatorin",
+    "interviewerin",
+    "forscher",
+    "forscherin",
+    "leitung",
+}
+
+NON_PARTICIPANT = ""  # the value of a speaker mapping that says "not a participant"
+
+
+def check_upload_size(data: bytes, filename: str) -> None:
+    limit = settings.COLLOQUY_MAX_UPLOAD_BYTES
+    if len(data) > limit:
+        raise FileRejected(
+            f"is {len(data) / 1048576:.1f} MB, larger than the limit of "
+            f"{limit / 1048576:.0f} MB (COLLOQUY_MAX_UPLOAD_MB)",
+            filename=filename,
+        )
+
+
+# --- Speakers -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpeakerMatch:
+    label: str
+    participant: Participant | None
+    how: str  # "code", "alias", "facilitator", "mapped", "unmatched"
+
+    @property
+    def matched(self) -> bool:
+        return self.how != "unmatched"
+
+
+def _fold(label: str) -> str:
+    return " ".join(label.casefold().split())
+
+
+def is_facilitator_label(label: str, workshop: Workshop | None) -> bool:
+    folded = _fold(label)
+    if workshop and folded in {_fold(name) for name in workshop.facilitator_labels}:
+        return True
+    # "Facilitator", "Facilitator 2", "Moderator (Anna)", "Co-facilitator"
+    first = re.split(r"[\s(]", folded, maxsplit=1)[0] if folded else ""
+    return first in FACILITATOR_WORDS
+
+
+def match_speakers(
+    study: Study,
+    workshop: Workshop | None,
+    labels: Iterable[str],
+    mapping: Mapping[str, str] | None = None,
+) -> dict[str, SpeakerMatch]:
+    """Match each label to a participant: an explicit mapping first (a participant code, or
+    NON_PARTICIPANT), then a participant code, then an alias of a participant of this workshop,
+    then an alias unique in the study; facilitator labels match nobody on purpose."""
+    participants = list(study.participants.all())
+    by_code = {_fold(p.code): p for p in participants}
+    local_alias: dict[str, Participant] = {}
+    study_alias: dict[str, list[Participant]] = {}
+    for p in participants:
+        for alias in p.alias_list:
+            study_alias.setdefault(_fold(alias), []).append(p)
+            if workshop is not None and p.workshop_id == workshop.pk:
+                local_alias[_fold(alias)] = p
+    mapping = {_fold(k): v for k, v in (mapping or {}).items()}
+
+    result: dict[str, SpeakerMatch] = {}
+    for label in labels:
+        if label in result:
+            continue
+        key = _fold(label)
+        if key in mapping:
+            target = mapping[key]
+            if target == NON_PARTICIPANT:
+                result[label] = SpeakerMatch(label, None, "mapped")
+                continue
+            participant = by_code.get(_fold(target))
+            if participant is None:
+                raise ValueError(f"speaker {label!r} is mapped to unknown participant {target!r}")
+            result[label] = SpeakerMatch(label, participant, "mapped")
+        elif key in by_code:
+            result[label] = SpeakerMatch(label, by_code[key], "code")
+        elif key in local_alias:
+            result[label] = SpeakerMatch(label, local_alias[key], "alias")
+        elif len(study_alias.get(key, [])) == 1:
+            result[label] = SpeakerMatch(label, study_alias[key][0], "alias")
+        elif is_facilitator_label(label, workshop):
+            result[label] = SpeakerMatch(label, None, "facilitator")
+        else:
+            result[label] = SpeakerMatch(label, None, "unmatched")
+    return result
+
+
+# --- Transcripts ----------------------------------------------------------------------------
+
+
+@dataclass
+class SpeakerSummary:
+    label: str
+    turns: int
+    words: int
+    match: SpeakerMatch
+
+
+@dataclass
+class TranscriptPreview:
+    filename: str
+    title: str
+    parsed: ParsedTranscript
+    speakers: list[SpeakerSummary]
+    status: str  # "new", "unchanged", "replace", "refused"
+    reason: str = ""
+    existing: Document | None = None
+    sha256: str = ""
+
+    @property
+    def unmatched(self) -> list[str]:
+        return [s.label for s in self.speakers if not s.match.matched]
+
+    @property
+    def word_count(self) -> int:
+        return count_words(self.parsed.text)
+
+
+def default_title(filename: str) -> str:
+    return PurePath(filename).stem.strip() or filename
+
+
+def preview_transcript(
+    *,
+    study: Study,
+    workshop: Workshop | None,
+    filename: str,
+    data: bytes,
+    mapping: Mapping[str, str] | None = None,
+    title: str | None = None,
+) -> TranscriptPreview:
+    """Parse one file and say what importing it would do, writing nothing."""
+    check_upload_size(data, filename)
+    parsed = parse_transcript(data, filename)
+    if not parsed.text.strip():
+        raise FileRejected("contains no text", filename=filename)
+    title = (title or default_title(filename))[:200]
+    labels = [turn.speaker for turn in parsed.turns]
+    matches = match_speakers(study, workshop, labels, mapping)
+    counts: dict[str, list[int]] = {}
+    for turn in parsed.turns:
+        entry = counts.setdefault(turn.speaker, [0, 0])
+        entry[0] += 1
+        entry[1] += count_words(parsed.text[turn.start : turn.end])
+    speakers = [SpeakerSummary(lbl, n, w, matches[lbl]) for lbl, (n, w) in counts.items()]
+    sha = hashlib.sha256(parsed.text.encode()).hexdigest()
+
+    preview = TranscriptPreview(filename, title, parsed, speakers, "new", sha256=sha)
+    existing = Document.objects.filter(study=study, title=title).first()
+    if existing is not None:
+        preview.existing = existing
+        if existing.sha256 == sha and existing.workshop_id == (workshop.pk if workshop else None):
+            preview.status = "unchanged"
+            preview.reason = f"'{title}' is already imported with identical text"
+        else:
+            attached = existing.attached_objects()
+            if attached:
+                what = ", ".join(f"{n} {name}" for name, n in attached.items())
+                preview.status = "refused"
+                preview.reason = (
+                    f"'{title}' already exists and {what} refer to its text, so it cannot be "
+                    "replaced; import the new version under another title"
+                )
+            else:
+                preview.status = "replace"
+                preview.reason = f"replaces the existing '{title}' (nothing refers to it yet)"
+    return preview
+
+
+@dataclass
+class TranscriptOutcome:
+    document: Document
+    status: str  # "created", "replaced", "unchanged"
+    turns: int
+    sentences: int
+    words: int
+
+
+def _store_transcript(
+    preview: TranscriptPreview,
+    *,
+    study: Study,
+    workshop: Workshop | None,
+    language: str,
+    kind: str,
+    user: object | None,
+) -> TranscriptOutcome:
+    parsed = preview.parsed
+    words = preview.word_count
+    fields = {
+        "workshop": workshop,
+        "kind": kind,
+        "language": language,
+        "text": parsed.text,
+        "sha256": preview.sha256,
+        "source_name": PurePath(preview.filename).name[:255],
+        "source_format": parsed.format,
+        "word_count": words,
+        "imported_by": user if getattr(user, "pk", None) else None,
+    }
+    if preview.existing is not None:
+        document = preview.existing
+        document.turns.all().delete()
+        document.sentences.all().delete()
+        for name, value in fields.items():
+            setattr(document, name, value)
+        document.save()
+        status = "replaced"
+    else:
+        document = Document.objects.create(study=study, title=preview.title, **fields)
+        status = "created"
+
+    matches = {s.label: s.match for s in preview.speakers}
+    Turn.objects.bulk_create(
+        [
+            Turn(
+                document=document,
+                seq=seq,
+                speaker=turn.speaker[:100],
+                participant=matches[turn.speaker].participant,
+                start=turn.start,
+                end=turn.end,
+                start_ms=turn.start_ms,
+                end_ms=turn.end_ms,
+            )
+            for seq, turn in enumerate(parsed.turns, start=1)
+        ],
+        batch_size=1000,
+    )
+    regions = [(t.start, t.end) for t in parsed.turns] or None
+    spans = sentence_spans(parsed.text, regions, language)
+    Sentence.objects.bulk_create(
+        [
+            Sentence(document=document, seq=seq, start=start, end=end)
+            for seq, (start, end) in enumerate(spans, start=1)
+        ],
+        batch_size=2000,
+    )
+    return TranscriptOutcome(document, status, len(parsed.turns), len(spans), words)
+
+
+def import_transcripts(
+    *,
+    study: Study,
+    workshop: Workshop | None,
+    files: Sequence[tuple[str, bytes]],
+    user: object | None = None,
+    mapping: Mapping[str, str] | None = None,
+    language: str | None = None,
+    kind: str = Document.Kind.TRANSCRIPT,
+    progress: object | None = None,
+) -> list[TranscriptOutcome]:
+    """Import transcripts all together or not at all.
+
+    Every speaker must be matched (by code, alias, facilitator label or `mapping`) and no file
+    may replace a document whose text something refers to; otherwise FileRejected names the file
+    and nothing is written."""
+    language = language or (workshop.language if workshop else "en")
+    validate_language_tag(language)
+    previews = []
+    titles: dict[str, str] = {}
+    for filename, data in files:
+        preview = preview_transcript(
+            study=study, workshop=workshop, filename=filename, data=data, mapping=mapping
+        )
+        if preview.title in titles:
+            raise FileRejected(
+                f"has the same title '{preview.title}' as {titles[preview.title]}",
+                filename=filename,
+            )
+        titles[preview.title] = filename
+        if preview.status == "refused":
+            raise FileRejected(preview.reason, filename=filename)
+        if preview.unmatched:
+            names = ", ".join(repr(label) for label in preview.unmatched)
+            raise FileRejected(
+                f"speakers not in the roster: {names}; add them as participant aliases, list "
+                "them as the workshop's facilitators, or map them (LABEL=CODE, or LABEL= for "
+                "a non-participant)",
+                filename=filename,
+            )
+        previews.append(preview)
+
+    outcomes = []
+    with transaction.atomic():
+        for preview in previews:
+            if preview.status == "unchanged":
+                outcome = TranscriptOutcome(
+                    preview.existing, "unchanged", 0, 0, preview.existing.word_count
+                )
+            else:
+                outcome = _store_transcript(
+                    preview, study=study, workshop=workshop, language=language, kind=kind, user=user
+                )
+            outcomes.append(outcome)
+            if progress is not None:
+                progress(preview.filename)
+    return outcomes
+
+
+def describe_outcomes(outcomes: Sequence[TranscriptOutcome]) -> str:
+    """One line for a message or a terminal: 'Imported 3 transcripts, 1,512 turns, ...'."""
+    written = [o for o in outcomes if o.status != "unchanged"]
+    unchanged = len(outcomes) - len(written)
+    if not written:
+        return (
+            f"No changes: {unchanged} transcript{'s' if unchanged != 1 else ''} already imported."
+        )
+    replaced = sum(o.status == "replaced" for o in written)
+    turns = sum(o.turns for o in written)
+    sentences = sum(o.sentences for o in written)
+    words = sum(o.words for o in written)
+    line = (
+        f"Imported {len(written)} transcript{'s' if len(written) != 1 else ''}: "
+        f"{turns:,} turns, {sentences:,} sentences, {words:,} words"
+    )
+    if replaced:
+        line += f" ({replaced} replaced an earlier version)"
+    if unchanged:
+        line += f"; {unchanged} unchanged"
+    return line + "."
+
+
+# --- Rosters --------------------------------------------------------------------------------
+
+COLUMN_NAMES = {
+    "participant": ("participant", "participant code", "participant_code", "code", "id", "case"),
+    "workshop": ("workshop", "workshop code", "workshop_code", "session"),
+    "country": ("country",),
+    "site": ("site", "city", "venue"),
+    "date": ("date", "workshop date", "workshop_date"),
+    "language": ("language", "lang"),
+    "facilitators": ("facilitators", "facilitator"),
+    "aliases": ("aliases", "alias", "speaker labels", "speaker_labels"),
+}
+WORKSHOP_FIELDS = ("country", "site", "date", "language", "facilitators")
+TYPED_HEADER_RE = re.compile(r"^(?P<name>.+?)\s*\[(?P<kind>text|number|choice)\]$", re.I)
+MAX_INFERRED_CHOICES = 12
+
+
+@dataclass
+class RosterPlan:
+    filename: str
+    workshops_new: list[str] = field(default_factory=list)
+    workshops_changed: list[str] = field(default_factory=list)
+    participants_new: list[str] = field(default_factory=list)
+    participants_changed: list[str] = field(default_factory=list)
+    participants_unchanged: int = 0
+    variables_new: list[tuple[str, str]] = field(default_factory=list)  # (name, kind)
+    rows: int = 0
+    # What will be written, resolved during planning so that applying cannot fail on input.
+    _workshops: dict[str, dict] = field(default_factory=dict, repr=False)
+    _participants: list[dict] = field(default_factory=list, repr=False)
+    _variables: dict[str, dict] = field(default_factory=dict, repr=False)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(
+            self.workshops_new
+            or self.workshops_changed
+            or self.participants_new
+            or self.participants_changed
+            or self.variables_new
+        )
+
+    def summary(self) -> str:
+        if not self.has_changes:
+            return (
+                f"No changes: all {self.participants_unchanged} participants in {self.filename} "
+                "are already in the study as the file describes them."
+            )
+        parts = []
+        if self.workshops_new:
+            parts.append(f"{len(self.workshops_new)} new workshops")
+        if self.workshops_changed:
+            parts.append(f"{len(self.workshops_changed)} workshops updated")
+        if self.participants_new:
+            parts.append(f"{len(self.participants_new)} new participants")
+        if self.participants_changed:
+            parts.append(f"{len(self.participants_changed)} participants updated")
+        if self.variables_new:
+            parts.append(f"{len(self.variables_new)} new variables")
+        if self.participants_unchanged:
+            parts.append(f"{self.participants_unchanged} participants unchanged")
+        return f"Roster {self.filename}: " + ", ".join(parts) + "."
+
+
+def parse_country(value: str) -> str | None:
+    """An ISO 3166 alpha-2 code from 'FI', 'FIN', '246' or 'Finland'; None when unknown."""
+    text = value.strip()
+    code = countries.alpha2(text)
+    if code:
+        return code
+    code = countries.by_name(text)
+    if code:
+        return code
+    aliases = {"uk": "GB", "united kingdom": "GB", "usa": "US", "united states": "US"}
+    return aliases.get(text.casefold())
+
+
+DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
+
+
+def parse_date(value: str) -> dt.date | None:
+    for fmt in DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(value.strip(), fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def parse_number(value: str) -> float | None:
+    try:
+        number = float(value.replace(",", ".") if value.count(",") == 1 else value)
+    except ValueError:
+        return None
+    return number if number == number and abs(number) != float("inf") else None
+
+
+def _resolve_columns(table: Table, filename: str) -> tuple[dict[str, str], list[str]]:
+    """Map our column roles to the file's headers; the rest are variables."""
+    roles: dict[str, str] = {}
+    for header in table.headers:
+        folded = _fold(header).replace("-", " ")
+        for role, names in COLUMN_NAMES.items():
+            if folded in names or folded.replace(" ", "_") in names:
+                if role in roles:
+                    raise FileRejected(
+                        f"columns '{roles[role]}' and '{header}' both look like the {role} column",
+                        filename=filename,
+                        line=1,
+                        column=header,
+                    )
+                roles[role] = header
+                break
+    for role in ("participant", "workshop"):
+        if role not in roles:
+            found = ", ".join(f"'{h}'" for h in table.headers)
+            raise FileRejected(
+                f"has no '{role}' column (required; found {found})", filename=filename, line=1
+            )
+    variables = [h for h in table.headers if h not in roles.values()]
+    return roles, variables
+
+
+def plan_roster(*, study: Study, filename: str, data: bytes) -> RosterPlan:
+    """Read and check a roster completely, writing nothing. Every problem is a FileRejected
+    naming the row and the column."""
+    check_upload_size(data, filename)
+    table = read_table(data, filename)
+    if not table.rows:
+        raise FileRejected("has a header but no participant rows", filename=filename)
+    roles, variable_headers = _resolve_columns(table, filename)
+    plan = RosterPlan(filename=filename, rows=len(table.rows))
+
+    def reject(row: int, header: str, reason: str) -> FileRejected:
+        return FileRejected(reason, filename=filename, line=row, column=header)
+
+    existing_workshops = {w.code.casefold(): w for w in study.workshops.all()}
+    existing_participants = {
+        p.code.casefold(): p
+        for p in study.participants.select_related("workshop").prefetch_related("values")
+    }
+    existing_variables = {v.name.casefold(): v for v in study.variables.all()}
+
+    # Workshops first: every row repeats its workshop's attributes, and they must agree.
+    workshop_rows: dict[str, tuple[int, dict]] = {}
+    for row in table.rows:
+        code = row.values[roles["workshop"]].strip()
+        if not code:
+            raise reject(row.number, roles["workshop"], "the workshop is empty")
+        attrs: dict = {}
+        for name in WORKSHOP_FIELDS:
+            header = roles.get(name)
+            if header is None or not row.values[header]:
+                continue
+            raw = row.values[header]
+            if name == "country":
+                value = parse_country(raw)
+                if value is None:
+                    raise reject(row.number, header, f"unknown country {raw!r} (use an ISO code)")
+            elif name == "date":
+                value = parse_date(raw)
+                if value is None:
+                    raise reject(row.number, header, f"bad date {raw!r} (use YYYY-MM-DD)")
+            elif name == "language":
+                value = raw
+                if not BCP47_RE.match(raw):
+                    raise reject(row.number, header, f"{raw!r} is not a BCP 47 language tag")
+            else:
+                value = raw
+            attrs[name] = value
+        key = code.casefold()
+        if key in workshop_rows:
+            first_row, first = workshop_rows[key]
+            for name, value in attrs.items():
+                if name in first and first[name] != value:
+                    raise reject(
+                        row.number,
+                        roles[name],
+                        f"workshop {code} has {name} {value!r} here but {first[name]!r} "
+                        f"in row {first_row}",
+                    )
+                first.setdefault(name, value)
+        else:
+            if key not in existing_workshops and "country" not in attrs:
+                raise reject(
+                    row.number,
+                    roles["workshop"],
+                    f"unknown workshop {code!r}: create it first, or give its country in a "
+                    "'country' column so the roster creates it",
+                )
+            workshop_rows[key] = (row.number, attrs | {"code": code})
+
+    for key, (_row, attrs) in workshop_rows.items():
+        current = existing_workshops.get(key)
+        if current is None:
+            plan.workshops_new.append(attrs["code"])
+        elif any(
+            str(getattr(current, n)) != str(v) for n, v in attrs.items() if n not in ("code",)
+        ):
+            plan.workshops_changed.append(current.code)
+        plan._workshops[key] = attrs
+
+    # Variables: type from a "[number]" suffix, from the existing variable, or inferred.
+    for header in variable_headers:
+        typed = TYPED_HEADER_RE.match(header)
+        name = (typed.group("name") if typed else header).strip()[:100]
+        values = [row.values[header] for row in table.rows if row.values[header]]
+        current = existing_variables.get(name.casefold())
+        if typed:
+            kind = typed.group("kind").lower()
+        elif current is not None:
+            kind = current.kind
+        elif values and all(parse_number(v) is not None for v in values):
+            kind = Variable.Kind.NUMBER
+        elif len(set(values)) <= MAX_INFERRED_CHOICES:
+            kind = Variable.Kind.CHOICE
+        else:
+            kind = Variable.Kind.TEXT
+        if current is not None and current.kind != kind:
+            raise reject(1, header, f"variable {name!r} is a {current.kind} variable, not {kind}")
+        if kind == Variable.Kind.NUMBER:
+            for row in table.rows:
+                raw = row.values[header]
+                if raw and parse_number(raw) is None:
+                    raise reject(row.number, header, f"{raw!r} is not a number")
+        plan._variables[header] = {"name": name, "kind": kind, "current": current}
+        if current is None:
+            plan.variables_new.append((name, kind))
+
+    # Participants.
+    seen: dict[str, int] = {}
+    for row in table.rows:
+        code = row.values[roles["participant"]].strip()
+        if not code:
+            raise reject(row.number, roles["participant"], "the participant code is empty")
+        if len(code) > 32:
+            raise reject(
+                row.number, roles["participant"], "the participant code is over 32 characters"
+            )
+        if code.casefold() in seen:
+            raise reject(
+                row.number,
+                roles["participant"],
+                f"duplicate participant code {code!r} (also in row {seen[code.casefold()]})",
+            )
+        seen[code.casefold()] = row.number
+        aliases = ""
+        if "aliases" in roles:
+            aliases = ", ".join(
+                a.strip() for a in re.split(r"[,;]", row.values[roles["aliases"]]) if a.strip()
+            )
+        values = {header: row.values[header] for header in variable_headers}
+        workshop_key = row.values[roles["workshop"]].strip().casefold()
+        plan._participants.append(
+            {"code": code, "workshop": workshop_key, "aliases": aliases, "values": values}
+        )
+        current = existing_participants.get(code.casefold())
+        if current is None:
+            plan.participants_new.append(code)
+        elif _participant_differs(current, workshop_key, aliases, values, plan._variables):
+            plan.participants_changed.append(current.code)
+        else:
+            plan.participants_unchanged += 1
+    return plan
+
+
+def _participant_differs(
+    participant: Participant,
+    workshop_key: str,
+    aliases: str,
+    values: dict[str, str],
+    variables: dict[str, dict],
+) -> bool:
+    if participant.workshop.code.casefold() != workshop_key:
+        return True
+    if aliases and aliases != participant.aliases:
+        return True
+    stored = {v.variable_id: v.value for v in participant.values.all()}
+    for header, value in values.items():
+        current = variables[header]["current"]
+        if current is None:
+            if value:
+                return True
+        elif stored.get(current.pk, "") != value:
+            return True
+    return False
+
+
+def apply_roster(*, study: Study, plan: RosterPlan) -> RosterPlan:
+    """Write a checked roster in one transaction."""
+    if not plan.has_changes:
+        return plan
+    with transaction.atomic():
+        workshops = {w.code.casefold(): w for w in study.workshops.all()}
+        for key, attrs in plan._workshops.items():
+            workshop = workshops.get(key)
+            if workshop is None:
+                workshop = Workshop(study=study, code=attrs["code"], language="en")
+            for name in WORKSHOP_FIELDS:
+                if name in attrs:
+                    setattr(workshop, name, attrs[name])
+            workshop.save()
+            workshops[key] = workshop
+
+        variables: dict[str, Variable] = {}
+        next_order = study.variables.count()
+        for header, info in plan._variables.items():
+            variable = info["current"]
+            if variable is None:
+                variable = Variable.objects.create(
+                    study=study, name=info["name"], kind=info["kind"], order=next_order
+                )
+                next_order += 1
+            if variable.kind == Variable.Kind.CHOICE:
+                known = variable.choice_list
+                new = sorted(
+                    {p["values"][header] for p in plan._participants if p["values"][header]}
+                    - set(known)
+                )
+                if new:
+                    variable.choices = "\n".join(known + new)
+                    variable.save(update_fields=["choices"])
+            variables[header] = variable
+
+        participants = {p.code.casefold(): p for p in study.participants.all()}
+        for entry in plan._participants:
+            participant = participants.get(entry["code"].casefold())
+            workshop = workshops[entry["workshop"]]
+            if participant is None:
+                participant = Participant.objects.create(
+                    study=study, code=entry["code"], workshop=workshop, aliases=entry["aliases"]
+                )
+            else:
+                participant.workshop = workshop
+                if entry["aliases"]:
+                    participant.aliases = entry["aliases"]
+                participant.save()
+            for header, value in entry["values"].items():
+                variable = variables[header]
+                number = parse_number(value) if variable.kind == Variable.Kind.NUMBER else None
+                if value:
+                    ParticipantValue.objects.update_or_create(
+                        participant=participant,
+                        variable=variable,
+                        defaults={"value": value, "number": number},
+                    )
+                else:
+                    ParticipantValue.objects.filter(
+                        participant=participant, variable=variable
+                    ).delete()
+    return plan
+
+
+def import_roster(*, study: Study, filename: str, data: bytes) -> RosterPlan:
+    plan = plan_roster(study=study, filename=filename, data=data)
+    return apply_roster(study=study, plan=plan)

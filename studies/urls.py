@@ -1,0 +1,19 @@
+from django.urls import path
+
+from studies import views
+
+app_name = "studies"
+
+urlpatterns = [
+    path("", views.study_list, name="list"),
+    path("studies/<slug:slug>/", views.overview, name="overview"),
+    path("studies/<slug:slug>/documents/", views.document_list, name="documents"),
+    path(
+        "studies/<slug:slug>/documents/<int:document_id>/",
+        views.document_detail,
+        name="document",
+    ),
+    path("studies/<slug:slug>/participants/", views.participant_list, name="participants"),
+    path("studies/<slug:slug>/import/", views.import_start, name="import"),
+    path("studies/<slug:slug>/import/<uuid:batch>/", views.import_review, name="import_review"),
+]
