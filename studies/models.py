@@ -117,7 +117,7 @@ class Workshop(models.Model):
 class Participant(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
     code = models.CharField(max_length=32, help_text="Unique in the study, e.g. P07.")
-    workshop = models.ForeignKey(Workshop, on_delete=models.PROTECT, related_name="participants")
+    workshop = models.ForeignKey(Workshop, on_delete=models.RESTRICT, related_name="participants")
     aliases = models.CharField(
         max_length=500,
         blank=True,
@@ -192,7 +192,7 @@ class Document(models.Model):
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="documents")
     workshop = models.ForeignKey(
-        Workshop, on_delete=models.PROTECT, related_name="documents", null=True, blank=True
+        Workshop, on_delete=models.RESTRICT, related_name="documents", null=True, blank=True
     )
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.TRANSCRIPT)
     title = models.CharField(max_length=200)
@@ -242,7 +242,7 @@ class Turn(models.Model):
     seq = models.PositiveIntegerField()
     speaker = models.CharField(max_length=100, help_text="The label as written in the source.")
     participant = models.ForeignKey(
-        Participant, on_delete=models.PROTECT, related_name="turns", null=True, blank=True
+        Participant, on_delete=models.RESTRICT, related_name="turns", null=True, blank=True
     )
     start = models.PositiveIntegerField()
     end = models.PositiveIntegerField()

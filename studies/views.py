@@ -124,7 +124,10 @@ def document_detail(request: HttpRequest, slug: str, document_id: int) -> HttpRe
         "document": document,
         "turns": turns,
         "has_times": any(row["turn"].start_ms is not None for row in turns),
-        "header": text[: turns[0]["turn"].start].strip() if turns else "",
+        # Text before the first turn's line (a title, a date) is shown above the turns.
+        "header": text[: max(text.rfind("\n", 0, turns[0]["turn"].start), 0)].strip()
+        if turns
+        else "",
         "speakers": sorted(speakers.values(), key=lambda s: -s["turns"]),
         "n_sentences": document.sentences.count(),
     }

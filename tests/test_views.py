@@ -89,7 +89,9 @@ def test_the_document_view_shows_turns_and_escapes_the_text(
     transcript: Document, people: dict[str, User]
 ) -> None:
     url = reverse("studies:document", args=["adm", transcript.pk])
-    html = client_for(people["victor"]).get(url).content.decode()
+    response = client_for(people["victor"]).get(url)
+    html = response.content.decode()
+    assert response.context["header"] == "Työpaja FI-1, Helsinki"
     assert (
         "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;?" in html
     )
