@@ -145,3 +145,42 @@ def test_load_demo_builds_the_demo_study_and_is_idempotent(db: None) -> None:
     assert User.objects.get(username="alice").check_password("demo-pass-123")
     roles = dict(Membership.objects.filter(study=study).values_list("user__username", "role"))
     assert roles == {"alice": "owner", "bob": "coder", "chloe": "coder", "victor": "viewer"}
+
+
+DEMO = Path(__file__).resolve().parents[1] / "studies" / "demo"
+
+
+@pytest.mark.parametrize(
+    ("workshop", "filename"),
+    [
+        ("FI-1", "FI-1.txt"),
+        ("DE-1", "DE-1.vtt"),
+        ("GB-1", "GB-1.srt"),
+        ("US-1", "US-1.txt"),
+        ("US-2", "US-2.md"),
+    ],
+)
+def test_each_demo_file_imports_from_the_command_line(
+    study: Study, workshop: str, filename: str
+) -> None:
+    run("import_roster", "--study", "adm", str(DEMO / "roster.csv"))
+
+    output = run(
+        "import_transcripts", "--study", "adm", "--workshop", workshop, str(DEMO / filename)
+    )
+
+    document = Document.objects.get(study=study)
+    assert output.startswith(f"Imported 1 transcript: {document.turns.count():,} turns")
+    assert document.workshop.code == workshop
+    assert document.turns.filter(participant__isnull=False).count() > 50
+
+
+def test_import_transcripts_command_imports_a_docx(roster_study: Study, tmp_path: Path) -> None:
+    from tests.test_transcript_import import make_docx
+
+    path = tmp_path / "justice.docx"
+    path.write_bytes(make_docx([("Facilitator:", "Bail?"), ("Callum", "Never by a machine.")]))
+
+    output = run("import_transcripts", "--study", "adm", "--workshop", "GB-1", str(path))
+
+    assert output.strip() == "Imported 1 transcript: 2 turns, 2 sentences, 7 words."

@@ -223,3 +223,21 @@ def test_another_owner_cannot_open_my_pending_import(study: Study, people: dict[
     carol = User.objects.create_user("carol", password="pw-carol")
     study.memberships.create(user=carol, role="owner")
     assert client_for(carol).get(review_url).status_code == 404
+
+
+def test_an_upload_over_the_limit_is_refused_on_the_page(
+    roster_study: Study, people: dict[str, User], settings
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.COLLOQUY_MAX_UPLOAD_BYTES = 1024 * 1024
+    fi = roster_study.workshops.get(code="FI-1")
+    big = SimpleUploadedFile("big.txt", b"Aino: " + b"sana " * 300_000)
+    response = client_for(people["alice"]).post(
+        reverse("studies:import", args=["adm"]),
+        {"transcripts": "1", "t-workshop": fi.pk, "t-files": [big]},
+    )
+    assert response.status_code == 200
+    assert "big.txt is 1.4 MB; the limit is 1 MB." in response.content.decode()
+    assert not PendingImport.objects.exists()
+    assert not Document.objects.exists()
