@@ -2,10 +2,34 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
 from studies.importers import SUPPORTED_TRANSCRIPT_EXTENSIONS
-from studies.models import Participant, Study, Workshop, validate_language_tag
+from studies.models import Membership, Participant, Study, Workshop, validate_language_tag
 from studies.services import NON_PARTICIPANT
+
+
+class MemberForm(forms.Form):
+    username = forms.CharField(max_length=150, help_text="An existing user's username.")
+    role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.CODER)
+
+    def __init__(self, *args: object, study: Study, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.study = study
+
+    def clean_username(self) -> object:
+        username = self.cleaned_data["username"].strip()
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise forms.ValidationError(f"There is no user called {username!r}.")
+        if self.study.memberships.filter(user=user).exists():
+            raise forms.ValidationError(f"{username} is already a member of this study.")
+        return user
+
+    def save(self) -> Membership:
+        return Membership.objects.create(
+            study=self.study, user=self.cleaned_data["username"], role=self.cleaned_data["role"]
+        )
 
 
 class MultipleFileInput(forms.ClearableFileInput):

@@ -14,6 +14,7 @@ urlpatterns = [
         name="document",
     ),
     path("studies/<slug:slug>/participants/", views.participant_list, name="participants"),
+    path("studies/<slug:slug>/members/", views.member_list, name="members"),
     path("studies/<slug:slug>/import/", views.import_start, name="import"),
     path("studies/<slug:slug>/import/<uuid:batch>/", views.import_review, name="import_review"),
 ]

@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from studies.access import get_document_for_user, get_study_for_user
-from studies.forms import RosterUploadForm, SpeakerMappingForm, TranscriptUploadForm
+from studies.forms import MemberForm, RosterUploadForm, SpeakerMappingForm, TranscriptUploadForm
 from studies.importers import FileRejected
 from studies.models import Membership, PendingImport, Study
 from studies.services import (
@@ -163,6 +163,51 @@ def participant_list(request: HttpRequest, slug: str) -> HttpResponse:
             "workshops": study.workshops.all(),
             "workshop_code": workshop_code,
         },
+    )
+
+
+@login_required
+def member_list(request: HttpRequest, slug: str) -> HttpResponse:
+    study = get_study_for_user(request.user, slug)
+    form = MemberForm(study=study)
+    if request.method == "POST":
+        study = get_study_for_user(request.user, slug, min_role=OWNER)
+        action = request.POST.get("action")
+        if action == "add":
+            form = MemberForm(request.POST, study=study)
+            if form.is_valid():
+                member = form.save()
+                messages.success(
+                    request, f"{member.user.get_username()} joined {study.name} as {member.role}."
+                )
+                return redirect("studies:members", slug=study.slug)
+        else:
+            membership = study.memberships.filter(pk=request.POST.get("membership")).first()
+            if membership is None:
+                raise Http404("No such member.")
+            name = membership.user.get_username()
+            owners = study.memberships.filter(role=OWNER)
+            last_owner = membership.role == OWNER and owners.count() == 1
+            if action == "role" and request.POST.get("role") in Membership.Role.values:
+                role = request.POST["role"]
+                if last_owner and role != OWNER:
+                    messages.error(request, f"{name} is the only owner; add another owner first.")
+                else:
+                    membership.role = role
+                    membership.save(update_fields=["role"])
+                    messages.success(request, f"{name} is now {role}.")
+            elif action == "remove":
+                if last_owner:
+                    messages.error(request, f"{name} is the only owner and cannot be removed.")
+                else:
+                    membership.delete()
+                    messages.success(request, f"{name} was removed from {study.name}.")
+            return redirect("studies:members", slug=study.slug)
+    members = study.memberships.select_related("user").order_by("role", "user__username")
+    return render(
+        request,
+        "studies/member_list.html",
+        {"study": study, "members": members, "form": form, "roles": Membership.Role.choices},
     )
 
 
