@@ -14,23 +14,33 @@ from studies.models import Document, Membership, Study
 ROLE_RANK = {Membership.Role.VIEWER: 0, Membership.Role.CODER: 1, Membership.Role.OWNER: 2}
 
 
-def role_in(study: Study, user: object) -> str | None:
-    """The user's role in the study, or None. Superusers act as owners everywhere."""
+def role_in(study: Study | int, user: object) -> str | None:
+    """The user's role in the study (an object or its id), or None. Superusers act as owners
+    everywhere."""
     if not getattr(user, "is_authenticated", False):
         return None
     if user.is_superuser:
         return Membership.Role.OWNER
-    membership = Membership.objects.filter(study=study, user=user).only("role").first()
-    return membership.role if membership else None
+    study_id = study if isinstance(study, int) else study.pk
+    return (
+        Membership.objects.filter(study_id=study_id, user=user)
+        .values_list("role", flat=True)
+        .first()
+    )
+
+
+def require_role(role: str | None, min_role: str) -> str:
+    """404 for an outsider, 403 for a member below `min_role`; the role otherwise."""
+    if role is None:
+        raise Http404("No such study.")
+    if ROLE_RANK[role] < ROLE_RANK[min_role]:
+        raise PermissionDenied(f"This needs the {min_role} role.")
+    return role
 
 
 def get_study_for_user(user: object, slug: str, *, min_role: str = Membership.Role.VIEWER) -> Study:
     study = Study.objects.filter(slug=slug).first()
-    role = role_in(study, user) if study is not None else None
-    if role is None:
-        raise Http404("No such study.")
-    if ROLE_RANK[role] < ROLE_RANK[min_role]:
-        raise PermissionDenied(f"This needs the {min_role} role in {study.name}.")
+    role = require_role(role_in(study, user) if study is not None else None, min_role)
     study.user_role = role
     return study
 

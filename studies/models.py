@@ -222,18 +222,20 @@ class Document(models.Model):
         return reverse("studies:document", args=[self.study.slug, self.pk])
 
     def attached_objects(self) -> dict[str, int]:
-        """Counts of everything that points into this document's text, except its own turns and
-        sentences: codings, memos and whatever later features add. Non-empty means the text is
-        frozen."""
+        """Counts of everything that points into this document's text by offsets (codings,
+        suggestion decisions, whatever later features add), its own turns and sentences
+        aside. Non-empty means the text is frozen."""
         counts: dict[str, int] = {}
         for relation in self._meta.related_objects:
-            if relation.related_model in (Turn, Sentence) or relation.many_to_many:
+            model = relation.related_model
+            if model in (Turn, Sentence) or relation.many_to_many:
                 continue
-            n = relation.related_model._default_manager.filter(
-                **{relation.field.name: self}
-            ).count()
+            field_names = {f.name for f in model._meta.get_fields()}
+            if not {"start", "end"} <= field_names:
+                continue
+            n = model._default_manager.filter(**{relation.field.name: self}).count()
             if n:
-                counts[str(relation.related_model._meta.verbose_name_plural)] = n
+                counts[str(model._meta.verbose_name_plural)] = n
         return counts
 
 

@@ -1,0 +1,324 @@
+"""REST endpoints of the coding workbench: codings, memos and suggestion decisions.
+
+Creating a coding is the hottest path of the product (every click of every coder), so it is
+written to cost a fixed, small number of queries however long the document or however many
+codings it has: the text is never loaded, only its length is asked of the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Length
+from django.http import Http404
+from rest_framework import serializers, status, viewsets
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from coding.models import Assignment, Code, Coding, Memo, SuggestionDecision
+from studies.access import require_role, role_in
+from studies.models import Document, Membership, Study
+
+
+@dataclass(frozen=True)
+class DocumentScope:
+    id: int
+    study_id: int
+    length: int
+    blind: bool
+    role: str
+
+
+def document_scope(user: object, document_id: object, *, min_role: str) -> DocumentScope:
+    """The document's study, text length and the user's role, in two small queries. An outsider
+    gets 404 as if the document did not exist."""
+    try:
+        document_id = int(document_id)
+    except (TypeError, ValueError):
+        raise serializers.ValidationError({"document": ["A document id is a number."]}) from None
+    row = (
+        Document.objects.filter(pk=document_id)
+        .annotate(length=Length("text"))
+        .values_list("study_id", "length", "study__blind_coding")
+        .first()
+    )
+    if row is None:
+        raise Http404("No such document.")
+    role = require_role(role_in(row[0], user), min_role)
+    return DocumentScope(document_id, row[0], row[1], row[2], role)
+
+
+class CodingSerializer(serializers.ModelSerializer):
+    coder = serializers.CharField(source="coder.username", read_only=True)
+    document = serializers.IntegerField(source="document_id")
+    code = serializers.IntegerField(source="code_id")
+
+    class Meta:
+        model = Coding
+        fields = ["id", "document", "code", "coder", "start", "end", "consensus", "created_at"]
+        read_only_fields = ["id", "coder", "created_at"]
+
+    def validate(self, attrs: dict) -> dict:
+        request = self.context["request"]
+        if self.instance is not None:
+            # Only the code of an existing coding may change (recode); its span stays.
+            changed = {k for k in attrs if k != "code_id"}
+            if changed:
+                raise serializers.ValidationError(
+                    {name: ["Only the code of a coding can change."] for name in changed}
+                )
+            scope = document_scope(
+                request.user, self.instance.document_id, min_role=Membership.Role.CODER
+            )
+        else:
+            scope = document_scope(
+                request.user, attrs["document_id"], min_role=Membership.Role.CODER
+            )
+            start, end = attrs["start"], attrs["end"]
+            if start < 0:
+                raise serializers.ValidationError({"start": ["start must be 0 or more."]})
+            if end <= start:
+                raise serializers.ValidationError({"end": ["end must be greater than start."]})
+            if end > scope.length:
+                raise serializers.ValidationError(
+                    {"end": [f"end {end} is past the end of the text ({scope.length})."]}
+                )
+            if attrs.get("consensus") and scope.role != Membership.Role.OWNER:
+                raise serializers.ValidationError(
+                    {"consensus": ["Only the study's owners write the consensus layer."]}
+                )
+        code = (
+            Code.objects.filter(pk=attrs["code_id"], study_id=scope.study_id)
+            .values_list("codable", flat=True)
+            .first()
+            if "code_id" in attrs
+            else True
+        )
+        if code is None:
+            raise serializers.ValidationError({"code": ["No such code in this study."]})
+        if code is False:
+            raise serializers.ValidationError(
+                {"code": ["This code groups others and cannot be applied itself."]}
+            )
+        attrs["scope"] = scope
+        return attrs
+
+
+class CodingViewSet(viewsets.GenericViewSet):
+    serializer_class = CodingSerializer
+
+    def get_queryset(self):
+        return Coding.objects.select_related("coder")
+
+    def list(self, request: Request) -> Response:
+        scope = document_scope(
+            request.user, request.query_params.get("document"), min_role=Membership.Role.VIEWER
+        )
+        study = Study(pk=scope.study_id, blind_coding=scope.blind)
+        codings = (
+            Coding.objects.filter(document_id=scope.id)
+            .visible_to(study, request.user, scope.role)
+            .select_related("coder")
+            .order_by("start", "end", "pk")
+        )
+        return Response(CodingSerializer(codings, many=True).data)
+
+    def create(self, request: Request) -> Response:
+        serializer = CodingSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        scope: DocumentScope = data.pop("scope")
+        fields = {
+            "document_id": scope.id,
+            "code_id": data["code_id"],
+            "coder": request.user,
+            "start": data["start"],
+            "end": data["end"],
+            "consensus": data.get("consensus", False),
+        }
+        try:
+            with transaction.atomic():
+                coding = Coding.objects.create(**fields)
+        except IntegrityError:
+            # The same span, code and coder again (a double click): the coding already exists.
+            coding = Coding.objects.get(**fields)
+            return Response(CodingSerializer(coding).data, status=status.HTTP_200_OK)
+        if not fields["consensus"]:
+            Assignment.objects.filter(
+                document_id=scope.id, coder=request.user, status=Assignment.Status.NOT_STARTED
+            ).update(status=Assignment.Status.IN_PROGRESS)
+        return Response(CodingSerializer(coding).data, status=status.HTTP_201_CREATED)
+
+    def _own_coding(self, request: Request, pk: str) -> Coding:
+        coding = Coding.objects.filter(pk=pk).select_related("coder").first()
+        if coding is None:
+            raise Http404("No such coding.")
+        scope = document_scope(request.user, coding.document_id, min_role=Membership.Role.VIEWER)
+        visible = Coding.objects.filter(pk=coding.pk).visible_to(
+            Study(pk=scope.study_id, blind_coding=scope.blind), request.user, scope.role
+        )
+        if not visible.exists():
+            raise Http404("No such coding.")
+        mine = coding.coder_id == request.user.pk and scope.role != Membership.Role.VIEWER
+        adjudicator = coding.consensus and scope.role == Membership.Role.OWNER
+        if not (mine or adjudicator):
+            raise PermissionDenied("Only the coder who made a coding can change or remove it.")
+        return coding
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        coding = Coding.objects.filter(pk=pk).select_related("coder").first()
+        if coding is None:
+            raise Http404("No such coding.")
+        scope = document_scope(request.user, coding.document_id, min_role=Membership.Role.VIEWER)
+        study = Study(pk=scope.study_id, blind_coding=scope.blind)
+        if not Coding.objects.filter(pk=pk).visible_to(study, request.user, scope.role).exists():
+            raise Http404("No such coding.")
+        return Response(CodingSerializer(coding).data)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        coding = self._own_coding(request, pk)
+        serializer = CodingSerializer(
+            coding, data=request.data, partial=True, context={"request": request}
+        )
+        serializer.is_valid(raise_exception=True)
+        coding.code_id = serializer.validated_data.get("code_id", coding.code_id)
+        try:
+            with transaction.atomic():
+                coding.save(update_fields=["code"])
+        except IntegrityError:
+            return Response(
+                {"code": ["You already applied that code to exactly this span."]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response(CodingSerializer(coding).data)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        self._own_coding(request, pk).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MemoSerializer(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.username", read_only=True)
+    study = serializers.SlugRelatedField(slug_field="slug", queryset=Study.objects.all())
+
+    class Meta:
+        model = Memo
+        fields = [
+            "id",
+            "study",
+            "document",
+            "code",
+            "coding",
+            "text",
+            "author",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "author", "created_at", "updated_at"]
+
+    def validate_text(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("A memo needs some text.")
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        request = self.context["request"]
+        study = attrs.get("study") or self.instance.study
+        require_role(role_in(study, request.user), Membership.Role.CODER)
+        targets = [name for name in ("document", "code", "coding") if attrs.get(name)]
+        if len(targets) > 1:
+            raise serializers.ValidationError(
+                {"non_field_errors": ["A memo is about one thing: a document, a code or a coding."]}
+            )
+        for name in targets:
+            target = attrs[name]
+            study_id = target.document.study_id if name == "coding" else target.study_id
+            if study_id != study.pk:
+                raise serializers.ValidationError({name: ["Not part of this study."]})
+        return attrs
+
+
+class MemoViewSet(viewsets.ModelViewSet):
+    serializer_class = MemoSerializer
+    http_method_names = ["get", "post", "patch", "delete"]
+
+    def get_queryset(self):
+        user = self.request.user
+        studies = Study.objects.for_user(user)
+        memos = Memo.objects.filter(study__in=studies).select_related("author", "study")
+        for name in ("document", "code", "coding"):
+            value = self.request.query_params.get(name)
+            if value and value.isdigit():
+                memos = memos.filter(**{name: value})
+        return memos
+
+    def perform_create(self, serializer: MemoSerializer) -> None:
+        serializer.save(author=self.request.user)
+
+    def _check_author(self, memo: Memo) -> None:
+        if memo.author_id != self.request.user.pk:
+            raise PermissionDenied("Only a memo's author can change or remove it.")
+
+    def perform_update(self, serializer: MemoSerializer) -> None:
+        self._check_author(serializer.instance)
+        serializer.save()
+
+    def perform_destroy(self, instance: Memo) -> None:
+        self._check_author(instance)
+        instance.delete()
+
+
+class SuggestionDecisionSerializer(serializers.Serializer):
+    document = serializers.IntegerField()
+    code = serializers.IntegerField()
+    start = serializers.IntegerField(min_value=0)
+    end = serializers.IntegerField(min_value=1)
+    verdict = serializers.ChoiceField(choices=SuggestionDecision.Verdict.choices)
+
+
+class SuggestionDecisionViewSet(viewsets.GenericViewSet):
+    """Accept (which creates the coding) or reject a suggestion, so it is not offered again."""
+
+    serializer_class = SuggestionDecisionSerializer
+
+    def create(self, request: Request) -> Response:
+        decision = SuggestionDecisionSerializer(data=request.data)
+        decision.is_valid(raise_exception=True)
+        data = decision.validated_data
+        coding_data = None
+        with transaction.atomic():
+            if data["verdict"] == SuggestionDecision.Verdict.ACCEPTED:
+                coding = CodingSerializer(
+                    data={k: data[k] for k in ("document", "code", "start", "end")},
+                    context={"request": request},
+                )
+                coding.is_valid(raise_exception=True)
+                scope = coding.validated_data["scope"]
+                created, _ = Coding.objects.get_or_create(
+                    document_id=scope.id,
+                    code_id=data["code"],
+                    coder=request.user,
+                    start=data["start"],
+                    end=data["end"],
+                    consensus=False,
+                )
+                coding_data = CodingSerializer(created).data
+            else:
+                scope = document_scope(
+                    request.user, data["document"], min_role=Membership.Role.CODER
+                )
+                if not Code.objects.filter(pk=data["code"], study_id=scope.study_id).exists():
+                    raise serializers.ValidationError({"code": ["No such code in this study."]})
+            SuggestionDecision.objects.update_or_create(
+                document_id=scope.id,
+                code_id=data["code"],
+                user=request.user,
+                start=data["start"],
+                end=data["end"],
+                defaults={"verdict": data["verdict"]},
+            )
+        return Response(
+            {"verdict": data["verdict"], "coding": coding_data}, status=status.HTTP_201_CREATED
+        )

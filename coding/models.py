@@ -1,0 +1,286 @@
+"""The codebook, codings, memos, assignments and suggestion decisions.
+
+`Code(study, parent, name)` and `Coding(document, code, coder, start, end)` are read by outside
+scripts (DESIGN.md); keep those names.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+
+from studies.models import Document, Study
+
+HEX_COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+# A colour-blind-safe palette (Okabe and Ito, plus darker companions) for new codes.
+PALETTE = [
+    "#E69F00",
+    "#56B4E9",
+    "#009E73",
+    "#F0E442",
+    "#0072B2",
+    "#D55E00",
+    "#CC79A7",
+    "#999999",
+    "#8C6D1F",
+    "#3B7EA1",
+    "#1B7F5C",
+    "#A34A28",
+]
+
+
+def validate_colour(value: str) -> None:
+    if not HEX_COLOUR_RE.match(value or ""):
+        raise ValidationError(f"{value!r} is not a colour: use #RRGGBB, e.g. #0072B2.")
+
+
+class CodeQuerySet(models.QuerySet["Code"]):
+    def codable(self) -> CodeQuerySet:
+        return self.filter(codable=True)
+
+
+class Code(models.Model):
+    """A node of the study's codebook. A top-level code that is not codable and has children acts
+    as a dimension ("Concept", "Domain"): its children are the values of that dimension."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="codes")
+    parent = models.ForeignKey(
+        "self", on_delete=models.RESTRICT, null=True, blank=True, related_name="children"
+    )
+    name = models.CharField(max_length=100)
+    colour = models.CharField(max_length=7, default="#0072B2", validators=[validate_colour])
+    definition = models.TextField(blank=True)
+    inclusion = models.TextField(blank=True, help_text="When to apply this code.")
+    exclusion = models.TextField(blank=True, help_text="When not to apply it.")
+    example = models.TextField(blank=True, help_text="A typical quote.")
+    order = models.PositiveIntegerField(default=0)
+    codable = models.BooleanField(
+        default=True, help_text="Off for a grouping such as a dimension: it is never applied."
+    )
+    shortcut = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="A digit 1-9 that applies this code in the coding view."
+    )
+    patterns = models.TextField(
+        blank=True,
+        help_text="One keyword or phrase per line to suggest this code where it occurs; "
+        "'lemma: explain' matches every form of a word.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CodeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["study", "order", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "name"],
+                condition=Q(parent__isnull=True),
+                name="code_unique_top_level_name",
+            ),
+            models.UniqueConstraint(
+                fields=["parent", "name"],
+                condition=Q(parent__isnull=False),
+                name="code_unique_name_in_parent",
+            ),
+            models.UniqueConstraint(
+                fields=["study", "shortcut"],
+                condition=Q(shortcut__isnull=False),
+                name="code_unique_shortcut",
+            ),
+            models.CheckConstraint(
+                condition=Q(shortcut__isnull=True) | Q(shortcut__gte=1, shortcut__lte=9),
+                name="code_shortcut_digit",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("coding:code", args=[self.study.slug, self.pk])
+
+    def ancestors(self) -> list[Code]:
+        """From the top of the tree down to the parent (one query per level)."""
+        chain: list[Code] = []
+        node = self.parent
+        while node is not None:
+            chain.append(node)
+            node = node.parent
+        return chain[::-1]
+
+    @property
+    def path(self) -> str:
+        return "/".join([*(c.name for c in self.ancestors()), self.name])
+
+
+def code_paths(codes: list[Code]) -> dict[int, str]:
+    """Every code's path ("Concept/negotiability") from one list of a study's codes, no queries."""
+    by_id = {code.pk: code for code in codes}
+    paths: dict[int, str] = {}
+
+    def path_of(code: Code) -> str:
+        if code.pk not in paths:
+            parent = by_id.get(code.parent_id)
+            paths[code.pk] = f"{path_of(parent)}/{code.name}" if parent else code.name
+        return paths[code.pk]
+
+    for code in codes:
+        path_of(code)
+    return paths
+
+
+class CodingQuerySet(models.QuerySet["Coding"]):
+    def coder_layer(self) -> CodingQuerySet:
+        return self.filter(consensus=False)
+
+    def consensus_layer(self) -> CodingQuerySet:
+        return self.filter(consensus=True)
+
+    def visible_to(self, study: Study, user: object, role: str) -> CodingQuerySet:
+        """What a user may see: with blind coding on, a coder gets only their own codings (the
+        server never sends the others); owners and viewers see every layer."""
+        if study.blind_coding and role == "coder":
+            return self.filter(coder=user, consensus=False)
+        return self
+
+
+class Coding(models.Model):
+    """A span of a document's text [start, end) (code point offsets) tagged with a code by a
+    coder. Overlaps are allowed; an identical span, code and coder is stored once. Consensus
+    codings (the adjudicated layer) carry consensus=True; their coder is the adjudicator."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="codings")
+    code = models.ForeignKey(Code, on_delete=models.RESTRICT, related_name="codings")
+    coder = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.RESTRICT, related_name="codings"
+    )
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    consensus = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CodingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["document", "start", "end"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(start__gte=0) & Q(start__lt=F("end")), name="coding_span_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["document", "code", "coder", "start", "end", "consensus"],
+                name="coding_unique_span",
+            ),
+        ]
+        indexes = [models.Index(fields=["document", "start"], name="coding_document_start")]
+
+    def __str__(self) -> str:
+        return f"{self.code} [{self.start}:{self.end}] by {self.coder}"
+
+
+class Memo(models.Model):
+    """A researcher's note on the study, a document, a code or a coding (exactly one target)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memos")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.RESTRICT, related_name="memos"
+    )
+    document = models.ForeignKey(
+        Document, on_delete=models.CASCADE, null=True, blank=True, related_name="memos"
+    )
+    code = models.ForeignKey(
+        Code, on_delete=models.CASCADE, null=True, blank=True, related_name="memos"
+    )
+    coding = models.ForeignKey(
+        Coding, on_delete=models.CASCADE, null=True, blank=True, related_name="memos"
+    )
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(document__isnull=True, code__isnull=True, coding__isnull=True)
+                    | Q(document__isnull=False, code__isnull=True, coding__isnull=True)
+                    | Q(document__isnull=True, code__isnull=False, coding__isnull=True)
+                    | Q(document__isnull=True, code__isnull=True, coding__isnull=False)
+                ),
+                name="memo_one_target",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Memo by {self.author} on {self.target_label}"
+
+    @property
+    def target_label(self) -> str:
+        if self.coding_id:
+            return f"a coding of {self.coding.code}"
+        if self.code_id:
+            return f"code {self.code}"
+        if self.document_id:
+            return f"document {self.document}"
+        return "the study"
+
+
+class Assignment(models.Model):
+    class Status(models.TextChoices):
+        NOT_STARTED = "not_started", "Not started"
+        IN_PROGRESS = "in_progress", "In progress"
+        DONE = "done", "Done"
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="assignments")
+    coder = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.NOT_STARTED)
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["document", "coder"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "coder"], name="assignment_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document} → {self.coder} ({self.status})"
+
+
+class SuggestionDecision(models.Model):
+    """A person's answer to an automatic suggestion, so a rejected one is not offered again.
+    Accepting creates an ordinary coding; nothing is coded without this decision."""
+
+    class Verdict(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="+")
+    code = models.ForeignKey(Code, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    verdict = models.CharField(max_length=10, choices=Verdict.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document", "code", "user", "start", "end"], name="suggestion_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.verdict} {self.code} [{self.start}:{self.end}]"
