@@ -77,8 +77,6 @@ class CodingSerializer(serializers.ModelSerializer):
                 request.user, attrs["document_id"], min_role=Membership.Role.CODER
             )
             start, end = attrs["start"], attrs["end"]
-            if start < 0:
-                raise serializers.ValidationError({"start": ["start must be 0 or more."]})
             if end <= start:
                 raise serializers.ValidationError({"end": ["end must be greater than start."]})
             if end > scope.length:
@@ -217,11 +215,6 @@ class MemoSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "author", "created_at", "updated_at"]
-
-    def validate_text(self, value: str) -> str:
-        if not value.strip():
-            raise serializers.ValidationError("A memo needs some text.")
-        return value
 
     def validate(self, attrs: dict) -> dict:
         request = self.context["request"]
