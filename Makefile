@@ -7,7 +7,7 @@ PORT ?= 8000
 # Tests run with DEBUG off, as in production; they need some key.
 TEST_ENV := DEBUG=0 SECRET_KEY=colloquy-test-only-key
 
-.PHONY: run test test-fast lint format bench install clean
+.PHONY: run test lint format bench install clean
 
 $(BIN)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Colloquy needs Python 3.11 or newer: set PYTHON=python3.11")'
@@ -41,6 +41,7 @@ format: install
 
 bench: install
 	$(TEST_ENV) $(BIN)/python bench/import_bench.py
+	$(TEST_ENV) $(BIN)/python bench/coding_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -2,7 +2,7 @@
 
 Creating a coding is the hottest path of the product (every click of every coder), so it is
 written to cost a fixed, small number of queries however long the document or however many
-codings it has: the text is never loaded, only its length is asked of the database.
+codings it has: the text is never loaded, only its stored length is read.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Length
 from django.http import Http404
 from rest_framework import serializers, status, viewsets
 from rest_framework.exceptions import PermissionDenied
@@ -40,8 +39,7 @@ def document_scope(user: object, document_id: object, *, min_role: str) -> Docum
         raise serializers.ValidationError({"document": ["A document id is a number."]}) from None
     row = (
         Document.objects.filter(pk=document_id)
-        .annotate(length=Length("text"))
-        .values_list("study_id", "length", "study__blind_coding")
+        .values_list("study_id", "text_length", "study__blind_coding")
         .first()
     )
     if row is None:

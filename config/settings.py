@@ -6,6 +6,7 @@ misconfigured deployment stops at start-up instead of misbehaving later.
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -113,7 +114,9 @@ WSGI_APPLICATION = "config.wsgi.application"
 DATABASES = {
     "default": dj_database_url.parse(
         os.getenv("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        conn_max_age=envint("DATABASE_CONN_MAX_AGE", "0"),
+        # Reusing connections saves a PostgreSQL handshake on every request.
+        conn_max_age=envint("DATABASE_CONN_MAX_AGE", "60"),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -153,8 +156,10 @@ STORAGES = {
         )
     },
 }
-# Tests and `make run` serve static files straight from the app folders.
+# Tests and `make run` serve static files straight from the app folders, so STATIC_ROOT may not
+# exist yet (before collectstatic); WhiteNoise's warning about that is noise there.
 WHITENOISE_USE_FINDERS = True
+warnings.filterwarnings("ignore", message="No directory at")
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # Uploads: the largest file an import accepts, and Django's in-memory limit to match.

@@ -204,6 +204,9 @@ class Document(models.Model):
     source_name = models.CharField(max_length=255, blank=True)
     source_format = models.CharField(max_length=10, blank=True)
     word_count = models.PositiveIntegerField(default=0)
+    # len(text) in code points, kept because the text never changes once anything points into
+    # it: validating a coding's span then needs no read of the text itself.
+    text_length = models.PositiveIntegerField(default=0, editable=False)
     imported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -220,6 +223,13 @@ class Document(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("studies:document", args=[self.study.slug, self.pk])
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.text_length = len(self.text)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "text" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "text_length"}
+        super().save(*args, **kwargs)
 
     def attached_objects(self) -> dict[str, int]:
         """Counts of everything that points into this document's text by offsets (codings,
