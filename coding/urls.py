@@ -1,6 +1,6 @@
 from django.urls import path
 
-from coding.views import queue, workbench
+from coding.views import codebook, queue, search, workbench
 
 app_name = "coding"
 
@@ -15,5 +15,26 @@ urlpatterns = [
     path(S + "memos/", queue.memo_list, name="memos"),
     path(S + "blind-coding/", queue.blind_coding, name="blind_coding"),
     # codebook (coding/views/codebook.py)
+    path(S + "codebook/", codebook.codebook, name="codebook"),
+    path(S + "codebook/new/", codebook.code_new, name="code_new"),
+    path(S + "codebook/import/", codebook.codebook_import, name="codebook_import"),
+    path(S + "codebook/codebook.csv", codebook.codebook_csv, name="codebook_csv"),
+    path(S + "codebook/codebook.xlsx", codebook.codebook_xlsx, name="codebook_xlsx"),
+    path(S + "codebook/<int:code_id>/", codebook.code_detail, name="code"),
+    path(S + "codebook/<int:code_id>/edit/", codebook.code_edit, name="code_edit"),
+    path(S + "codebook/<int:code_id>/move/", codebook.code_move, name="code_move"),
+    path(S + "codebook/<int:code_id>/merge/", codebook.code_merge, name="code_merge"),
+    path(S + "codebook/<int:code_id>/delete/", codebook.code_delete, name="code_delete"),
+    path(S + "codebook/<int:code_id>/report.csv", codebook.code_report_csv, name="code_report_csv"),
+    path(
+        S + "codebook/<int:code_id>/report.xlsx", codebook.code_report_xlsx, name="code_report_xlsx"
+    ),
     # search and suggestions (coding/views/search.py)
+    path(S + "search/", search.search_page, name="search"),
+    path(S + "search/code/", search.code_results, name="code_results"),
+    path(
+        S + "documents/<int:document_id>/suggestions/",
+        search.suggestions_json,
+        name="suggestions",
+    ),
 ]

@@ -34,7 +34,7 @@ def main() -> None:
         page.goto(f"{BASE}/studies/demo/")
         page.screenshot(path=OUT / "overview.png")
         page.goto(f"{BASE}/studies/demo/documents/")
-        page.get_by_role("link", name="DE-1").click()
+        page.get_by_role("link", name="DE-1", exact=True).click()
         page.screenshot(path=OUT / "transcript.png")
         page.goto(f"{BASE}/studies/demo/import/")
         page.screenshot(path=OUT / "import.png")

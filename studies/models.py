@@ -221,15 +221,15 @@ class Document(models.Model):
     def __str__(self) -> str:
         return self.title
 
-    def get_absolute_url(self) -> str:
-        return reverse("studies:document", args=[self.study.slug, self.pk])
-
     def save(self, *args: object, **kwargs: object) -> None:
         self.text_length = len(self.text)
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "text" in update_fields:
             kwargs["update_fields"] = {*update_fields, "text_length"}
         super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("studies:document", args=[self.study.slug, self.pk])
 
     def attached_objects(self) -> dict[str, int]:
         """Counts of everything that points into this document's text by offsets (codings,

@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
+from coding.models import Code, Coding
 from studies.models import Document, Membership, Participant, Study, Turn, Workshop
 from tests.conftest import ROSTER
 from tests.helpers import db_snapshot
@@ -143,8 +144,47 @@ def test_load_demo_builds_the_demo_study_and_is_idempotent(db: None) -> None:
                 assert turn.participant.workshop_id == document.workshop_id
     assert Turn.objects.filter(document__study=study, start_ms__isnull=False).exists()
     assert User.objects.get(username="alice").check_password("demo-pass-123")
+    # The codebook has its two dimensions, and both coders coded every transcript.
+    dimensions = {
+        code.name: sorted(code.children.values_list("name", flat=True))
+        for code in Code.objects.filter(study=study, parent=None)
+    }
+    assert dimensions["Concept"] == [
+        "accuracy",
+        "explainability",
+        "fairness",
+        "humanity",
+        "negotiability",
+    ]
+    assert {"hiring", "medicine", "justice", "lending"} <= set(dimensions["Domain"])
+    for document in documents:
+        coders = set(document.codings.values_list("coder__username", flat=True))
+        assert coders == {"bob", "chloe"}, document.title
+    # Mostly agreeing, sometimes not.
+    spans = {
+        coder: set(
+            Coding.objects.filter(document__study=study, coder__username=coder).values_list(
+                "document_id", "code_id", "start", "end"
+            )
+        )
+        for coder in ("bob", "chloe")
+    }
+    shared = len(spans["bob"] & spans["chloe"])
+    assert 0.6 < shared / len(spans["bob"]) < 0.95
     roles = dict(Membership.objects.filter(study=study).values_list("user__username", "role"))
     assert roles == {"alice": "owner", "bob": "coder", "chloe": "coder", "victor": "viewer"}
+
+
+def test_every_demo_coding_lies_on_words_of_its_document(db: None) -> None:
+    run("load_demo", "--password", "demo-pass-123")
+    codings = Coding.objects.select_related("document")
+    assert codings.count() > 1000
+    for coding in codings:
+        text = coding.document.text
+        assert 0 <= coding.start < coding.end <= len(text)
+        excerpt = text[coding.start : coding.end]
+        assert excerpt == excerpt.strip(), excerpt
+        assert coding.start == 0 or not text[coding.start - 1].isalnum(), excerpt
 
 
 DEMO = Path(__file__).resolve().parents[1] / "studies" / "demo"

@@ -94,7 +94,7 @@ def test_the_queue_shows_how_much_of_each_document_is_coded(
 
     response = client_for(people["bob"]).get(reverse("coding:queue", args=["adm"]))
 
-    [(assignment, share)] = response.context["rows"]
+    [(_assignment, share)] = response.context["rows"]
     assert share == pytest.approx(2 / 7)
     assert "29% of sentences" in response.content.decode()
 

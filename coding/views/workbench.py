@@ -60,11 +60,7 @@ def workbench(request: HttpRequest, slug: str, document_id: int) -> HttpResponse
     codes = list(Code.objects.filter(study=study).order_by("order", "name"))
     paths = code_paths(codes)
     text = document.text
-    turns = list(
-        document.turns.select_related("participant")
-        .order_by("seq")
-        .only("seq", "speaker", "start", "end", "start_ms", "participant__code")
-    )
+    turns = list(document.turns.select_related("participant").order_by("seq"))
     can_code = role != Membership.Role.VIEWER and (
         layer != "consensus" or role == Membership.Role.OWNER
     )
@@ -128,10 +124,5 @@ def workbench(request: HttpRequest, slug: str, document_id: int) -> HttpResponse
     return render(request, "coding/workbench.html", context)
 
 
-def _suggestions_url(slug: str, document_id: int) -> str | None:
-    from django.urls import NoReverseMatch
-
-    try:
-        return reverse("coding:suggestions", args=[slug, document_id])
-    except NoReverseMatch:
-        return None
+def _suggestions_url(slug: str, document_id: int) -> str:
+    return reverse("coding:suggestions", args=[slug, document_id])

@@ -47,7 +47,7 @@ def test_an_owner_imports_a_roster_and_a_transcript_in_the_browser(
     page.get_by_role("button", name="Import 1 transcript").click()
 
     expect(page.locator(".messages")).to_contain_text("Imported 1 transcript: 3 turns")
-    page.get_by_role("link", name="FI-1 session").click()
+    page.get_by_role("link", name="FI-1 session", exact=True).click()
     expect(page.locator("table.transcript")).to_contain_text("Haluan voida selittää tilanteeni.")
     document = Document.objects.get(study=study)
     assert document.turns.get(speaker="Aino").participant.code == "P01"

@@ -25,7 +25,7 @@ def test_a_researcher_logs_in_opens_the_demo_study_and_reads_a_transcript(
     expect(page.locator("dl.stats")).to_contain_text("60")
 
     page.get_by_role("navigation", name="Study").get_by_role("link", name="Documents").click()
-    page.get_by_role("link", name="DE-1").click()
+    page.get_by_role("link", name="DE-1", exact=True).click()
 
     expect(page.get_by_role("heading", level=1)).to_have_text("DE-1")
     facts = page.locator("dl.facts")

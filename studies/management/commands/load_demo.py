@@ -9,6 +9,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
+from coding.demo import create_demo_codings
+from coding.models import Assignment, Code, Memo
+from coding.services import import_codebook
 from studies.models import Membership, Study
 from studies.services import describe_outcomes, import_roster, import_transcripts
 
@@ -34,6 +37,21 @@ USERS = [
     ("chloe", Membership.Role.CODER),
     ("victor", Membership.Role.VIEWER),
 ]
+CODERS = ["bob", "chloe"]
+MEMOS = [
+    (
+        "alice",
+        "study",
+        "Negotiability came up unprompted in every workshop before we named it: people "
+        "distinguish a friendly human from one who can actually change the outcome.",
+    ),
+    (
+        "bob",
+        "code",
+        "Boundary with humanity: code negotiability only when the speaker wants to influence "
+        "the decision, not merely to be treated kindly.",
+    ),
+]
 DEBUG_PASSWORD = "colloquy-demo"  # noqa: S105 (only with DEBUG on, printed for the newcomer)
 
 
@@ -46,6 +64,34 @@ class Command(BaseCommand):
             help="Password for newly created demo users (default: 'colloquy-demo' with DEBUG "
             "on, a random one otherwise)",
         )
+
+    def _code_the_demo(self, study: Study) -> None:
+        """Two coders' codings of every transcript, their assignments, and a few memos; only
+        what is missing is added, so running the command again changes nothing."""
+        User = get_user_model()
+        coders = [User.objects.get(username=name) for name in CODERS]
+        owner = User.objects.get(username="alice")
+        codes = list(Code.objects.filter(study=study))
+        documents = list(study.documents.order_by("title"))
+        created = 0
+        for seed, document in enumerate(documents):
+            created += create_demo_codings(document, codes, coders, seed=seed)
+            for coder in coders:
+                Assignment.objects.get_or_create(
+                    document=document,
+                    coder=coder,
+                    defaults={"status": Assignment.Status.DONE, "assigned_by": owner},
+                )
+        if created:
+            self.stdout.write(
+                f"Coded the transcripts as {' and '.join(CODERS)}: {created:,} codings."
+            )
+        negotiability = Code.objects.get(study=study, name="negotiability")
+        for author, target, text in MEMOS:
+            fields = {"study": study, "author": User.objects.get(username=author), "text": text}
+            if target == "code":
+                fields["code"] = negotiability
+            Memo.objects.get_or_create(**fields)
 
     def handle(self, *args: object, password: str | None, **options: object) -> None:
         if password is None:
@@ -77,6 +123,11 @@ class Command(BaseCommand):
                     files=[(path.name, path.read_bytes())],
                 )
                 self.stdout.write(f"{code}: {describe_outcomes(outcomes)}")
+
+            codebook = DEMO_DIR / "codebook.csv"
+            plan = import_codebook(study=study, filename=codebook.name, data=codebook.read_bytes())
+            self.stdout.write(plan.summary())
+            self._code_the_demo(study)
 
         self.stdout.write(f"{'Created' if created else 'Updated'} the demo study '{SLUG}'.")
         names = ", ".join(f"{u} ({r})" for u, r in USERS)
