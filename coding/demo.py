@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from coding.models import Code, Coding, code_paths
 from studies.models import Document
 
-# Lower-case stems; a sentence matches a code when any stem starts a word in it.
+# Lower-case stems (regular expressions); a sentence matches a code when one starts a word in it.
 CUES: dict[str, tuple[str, ...]] = {
     "Concept/negotiability": (
         "negotia",
@@ -107,7 +107,9 @@ CUES: dict[str, tuple[str, ...]] = {
         "myötätun",
     ),
     "Concept/fairness": (
-        "fair",
+        r"fair\b",
+        "fairness",
+        "unfair",
         "bias",
         "discrimin",
         "equal",
@@ -168,7 +170,7 @@ CUES: dict[str, tuple[str, ...]] = {
     ),
     "Domain/justice": (
         "court",
-        "judge",
+        r"judges?\b",
         "bail",
         "sentenc",
         "parole",
@@ -262,15 +264,26 @@ class Span:
 
 
 def _matcher(stems: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile(r"\b(?:" + "|".join(re.escape(s.strip()) for s in stems) + ")", re.I)
+    return re.compile(r"\b(?:" + "|".join(s.strip() for s in stems) + ")", re.I)
+
+
+def participant_sentences(document: Document) -> list[tuple[int, int]]:
+    """Sentences spoken by participants: coders code what participants say, not the
+    facilitator's questions."""
+    turns = list(document.turns.filter(participant__isnull=False).values_list("start", "end"))
+    return [
+        (start, end)
+        for start, end in document.sentences.order_by("seq").values_list("start", "end")
+        if any(t_start <= start and end <= t_end for t_start, t_end in turns)
+    ]
 
 
 def cued_sentences(document: Document, codes_by_path: dict[str, int]) -> list[Span]:
-    """Every (sentence, code) pair whose sentence carries one of the code's cues."""
+    """Every (participant sentence, code) pair whose sentence carries one of the code's cues."""
     text = document.text
     matchers = {codes_by_path[p]: _matcher(s) for p, s in CUES.items() if p in codes_by_path}
     spans = []
-    for start, end in document.sentences.order_by("seq").values_list("start", "end"):
+    for start, end in participant_sentences(document):
         sentence = text[start:end]
         for code_id, matcher in matchers.items():
             if matcher.search(sentence):
@@ -314,7 +327,7 @@ def simulate_coders(
             second.append(turn_of(span))  # same idea, coarser unit
         # else: the second coder misses it
     # The second coder also sees a few things the cues do not catch.
-    sentences = list(document.sentences.values_list("start", "end"))
+    sentences = participant_sentences(document)
     codable = [c.pk for c in codes if c.codable]
     for start, end in rng.sample(sentences, k=min(len(sentences) // 40, len(sentences))):
         second.append(Span(rng.choice(codable), start, end))
