@@ -3,6 +3,7 @@ the keyboard, and every test checks both what he sees and what the database hold
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -520,3 +521,34 @@ def test_an_owner_codes_the_consensus_layer(page, live_server, session) -> None:
     )
     page.goto(page.url.replace("layer=consensus", "layer=mine"))
     expect(page.locator("#turn-2 mark")).to_have_count(0)
+
+
+def test_blind_coding_withholds_other_coders_codings(page, live_server, session, people) -> None:
+    aino = session.text.index("I want to be able")
+    eero = session.text.index("Accuracy matters")
+    Coding.objects.create(
+        document=session,
+        code=code("Negotiability"),
+        coder=people["alice"],
+        start=aino,
+        end=aino + 9,
+    )
+    Coding.objects.create(
+        document=session, code=code("Accuracy"), coder=people["bob"], start=eero, end=eero + 8
+    )
+    Study.objects.filter(pk=session.study_id).update(blind_coding=True)
+
+    open_workbench(page, live_server, session, layer="all")
+
+    expect(page.locator(".wb-blind")).to_contain_text("you see only your own codings")
+    expect(page.get_by_role("link", name="All coders")).to_have_count(0)
+    expect(page.locator("#turn-3 .wb-margin")).to_have_text("Accuracy")
+    expect(page.locator("#turn-2 .wb-margin").get_by_role("button")).to_have_count(0)
+    # Nothing of Alice's coding reached the page at all, not even hidden.
+    data = json.loads(page.locator("#wb-data").text_content())
+    assert [c["coder"] for c in data["codings"]] == ["bob"]
+
+    Study.objects.filter(pk=session.study_id).update(blind_coding=False)
+    page.goto(page.url)
+    expect(page.locator("#wb-transcript.wb-ready")).to_be_attached()
+    expect(page.locator("#turn-2 .wb-margin")).to_contain_text("Negotiability")
