@@ -17,6 +17,7 @@ from spacy.language import Language
 
 # A word is what a word processor counts: a run of non-space characters with a letter or digit
 # in it ("FI-1", "don't" and "[laughter]" are one word each; a lone dash is none).
+OPENERS = "([{“‘„«‹¿¡"
 WORD_RE = re.compile(r"[^\s]*\w[^\s]*")
 
 
@@ -58,10 +59,22 @@ def sentence_spans(
     spans: list[tuple[int, int]] = []
     docs: Iterable = nlp.pipe((text[start:end] for start, end in regions), batch_size=256)
     for (offset, _end), doc in zip(regions, docs, strict=True):
+        carry = None  # an opening bracket or quote the splitter left at a sentence's end
         for sent in doc.sents:
             chunk = sent.text
             lead = len(chunk) - len(chunk.lstrip())
             trail = len(chunk.rstrip())
-            if trail > lead:
-                spans.append((offset + sent.start_char + lead, offset + sent.start_char + trail))
+            start, end = offset + sent.start_char + lead, offset + sent.start_char + trail
+            if carry is not None:
+                start, carry = carry, None
+            # "grievance. [laughter] Last year": the sentencizer keeps "[" with the sentence
+            # before it; it opens the next one.
+            stripped = text[start:end]
+            if len(stripped) > 1 and stripped[-1] in OPENERS and stripped[-2].isspace():
+                carry = end - 1
+                end = start + len(stripped[:-1].rstrip())
+            if end > start:
+                spans.append((start, end))
+        if carry is not None:
+            spans.append((carry, carry + 1))
     return spans
