@@ -15,9 +15,10 @@ import spacy
 from django.conf import settings
 from spacy.language import Language
 
+# Opening brackets and quotation marks (written as escapes: some look like other characters).
+OPENERS = "([{\u201c\u2018\u201e\u00ab\u2039\u00bf\u00a1"
 # A word is what a word processor counts: a run of non-space characters with a letter or digit
 # in it ("FI-1", "don't" and "[laughter]" are one word each; a lone dash is none).
-OPENERS = "([{“‘„«‹¿¡"
 WORD_RE = re.compile(r"[^\s]*\w[^\s]*")
 
 
