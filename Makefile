@@ -42,6 +42,7 @@ format: install
 bench: install
 	$(TEST_ENV) $(BIN)/python bench/import_bench.py
 	$(TEST_ENV) $(BIN)/python bench/coding_bench.py
+	$(TEST_ENV) $(BIN)/python bench/reliability_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.http import Http404
 from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import api_view
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from coding.models import Assignment, Code, Coding, Memo, SuggestionDecision
-from studies.access import require_role, role_in
+from coding.reliability import UNITS, compute_reliability
+from studies.access import get_study_for_user, require_role, role_in
 from studies.models import Document, Membership, Study
 
 
@@ -313,3 +315,30 @@ class SuggestionDecisionViewSet(viewsets.GenericViewSet):
         return Response(
             {"verdict": data["verdict"], "coding": coding_data}, status=status.HTTP_201_CREATED
         )
+
+
+@api_view(["GET"])
+def reliability(request: Request, slug: str) -> Response:
+    """Agreement per code and overall, the same JSON as `manage.py reliability`. With blind
+    coding on, only owners may see it: the figures would tell coders about each other's work."""
+    study = get_study_for_user(request.user, slug)
+    if study.blind_coding and study.user_role != Membership.Role.OWNER:
+        raise PermissionDenied("While blind coding is on, only owners see agreement figures.")
+    unit = request.query_params.get("unit", "sentence")
+    if unit not in UNITS:
+        raise serializers.ValidationError({"unit": [f"Use one of {', '.join(UNITS)}."]})
+    coders = None
+    if request.query_params.get("coders"):
+        names = [n.strip() for n in request.query_params["coders"].split(",") if n.strip()]
+        members = {m.user.username: m.user for m in study.memberships.select_related("user")}
+        unknown = [name for name in names if name not in members]
+        if unknown:
+            raise serializers.ValidationError(
+                {"coders": [f"Not a member of this study: {', '.join(unknown)}."]}
+            )
+        coders = [members[name] for name in names]
+    try:
+        report = compute_reliability(study, unit=unit, coders=coders)
+    except ValueError as exc:
+        raise serializers.ValidationError({"coders": [str(exc)]}) from None
+    return Response(report.as_json())
