@@ -19,34 +19,20 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-tmp = tempfile.mkdtemp(prefix="colloquy-bench-")
-os.environ.setdefault("DATABASE_URL", f"sqlite:///{tmp}/bench.sqlite3")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only")
-os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,testserver")
+from common import ROOT, bench_study, build_transcript
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test import Client
+from django.utils.crypto import get_random_string
 
-import django  # noqa: E402
-
-django.setup()
-
-from django.conf import settings  # noqa: E402
-from django.contrib.auth.models import User  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.utils.crypto import get_random_string  # noqa: E402
-
-from bench.import_bench import build_transcript  # noqa: E402
-from coding.models import Code, Coding  # noqa: E402
-from studies.models import Membership, Study  # noqa: E402
-from studies.services import import_roster, import_transcripts  # noqa: E402
+from coding.models import Code, Coding
+from studies.models import Membership, Study
+from studies.services import import_transcripts
 
 settings.STORAGES["staticfiles"]["BACKEND"] = (
     "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -54,10 +40,7 @@ settings.STORAGES["staticfiles"]["BACKEND"] = (
 
 
 def make_study() -> tuple[Study, list[Code], User]:
-    Study.objects.filter(slug="bench").delete()
-    study = Study.objects.create(slug="bench", name="Benchmark")
-    roster = "participant,workshop,country\n" + "".join(f"P{n:02d},B-1,GB\n" for n in range(1, 13))
-    import_roster(study=study, filename="roster.csv", data=roster.encode())
+    study = bench_study("bench", "Benchmark")
     parent = Code.objects.create(study=study, name="Concept", codable=False)
     codes = [
         Code.objects.create(study=study, parent=parent, name=f"code {n}", order=n)
@@ -192,7 +175,6 @@ def pct(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    call_command("migrate", verbosity=0)
     study, codes, user = make_study()
     vendor = connection.vendor
     print(f"Database: {vendor}; Python {sys.version.split()[0]}; {os.cpu_count()} CPUs\n")

@@ -8,50 +8,17 @@ empty or disposable: the benchmark creates and deletes its own study).
 from __future__ import annotations
 
 import os
-import random
 import resource
 import statistics
 import sys
-import tempfile
 import time
 import tracemalloc
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-tmp = tempfile.mkdtemp(prefix="colloquy-bench-")
-os.environ.setdefault("DATABASE_URL", f"sqlite:///{tmp}/bench.sqlite3")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only")
+import django
+from common import bench_study, build_transcript
 
-import django  # noqa: E402
-
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
-
-from studies.models import Document, Study  # noqa: E402
-from studies.services import TranscriptOutcome, import_roster, import_transcripts  # noqa: E402
-
-DEMO = ROOT / "studies" / "demo" / "US-1.txt"
-
-
-def build_transcript(words: int, seed: int = 1) -> bytes:
-    """A transcript of about `words` words: the demo's US-1 utterances shuffled among 12
-    speakers and a moderator, so that turn lengths and punctuation are realistic."""
-    rng = random.Random(seed)
-    utterances = [
-        line.split("] ", 1)[1]
-        for line in DEMO.read_text(encoding="utf-8").splitlines()
-        if line.startswith("[") and "] " in line
-    ]
-    speakers = ["Moderator"] + [f"P{n:02d}" for n in range(1, 13)]
-    lines, total = ["Benchmark workshop", ""], 0
-    while total < words:
-        text = rng.choice(utterances)
-        lines += [f"{rng.choice(speakers)}: {text}", ""]
-        total += len(text.split())
-    return "\n".join(lines).encode()
+from studies.models import Document, Study
+from studies.services import TranscriptOutcome, import_transcripts
 
 
 def import_once(study: Study, data: bytes, title: str) -> TranscriptOutcome:
@@ -85,11 +52,7 @@ def measure(study: Study, data: bytes, runs: int) -> dict[str, float]:
 
 
 def main() -> None:
-    call_command("migrate", verbosity=0)
-    Study.objects.filter(slug="bench").delete()
-    study = Study.objects.create(slug="bench", name="Benchmark")
-    roster = "participant,workshop,country\n" + "".join(f"P{n:02d},B-1,GB\n" for n in range(1, 13))
-    import_roster(study=study, filename="roster.csv", data=roster.encode())
+    study = bench_study("bench", "Benchmark")
     # Warm up spaCy's pipeline once, as a running server would have.
     import_transcripts(
         study=study, workshop=study.workshops.get(), files=[("warm.txt", build_transcript(200))]

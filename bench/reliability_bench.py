@@ -10,38 +10,20 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-tmp = tempfile.mkdtemp(prefix="colloquy-bench-")
-os.environ.setdefault("DATABASE_URL", f"sqlite:///{tmp}/bench.sqlite3")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only")
+from common import bench_study, build_transcript
+from django.contrib.auth.models import User
+from django.db import connection
 
-import django  # noqa: E402
-
-django.setup()
-
-from django.contrib.auth.models import User  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-
-from bench.import_bench import build_transcript  # noqa: E402
-from coding.models import Code, Coding  # noqa: E402
-from coding.reliability import compute_reliability  # noqa: E402
-from studies.models import Sentence, Study  # noqa: E402
-from studies.services import import_roster, import_transcripts  # noqa: E402
+from coding.models import Code, Coding
+from coding.reliability import compute_reliability
+from studies.models import Sentence
+from studies.services import import_transcripts
 
 
 def main() -> None:
-    call_command("migrate", verbosity=0)
-    Study.objects.filter(slug="bench-agreement").delete()
-    study = Study.objects.create(slug="bench-agreement", name="Agreement benchmark")
-    roster = "participant,workshop,country\n" + "".join(f"P{n:02d},B-1,GB\n" for n in range(1, 13))
-    import_roster(study=study, filename="roster.csv", data=roster.encode())
+    study = bench_study("bench-agreement", "Agreement benchmark")
     documents = []
     while Sentence.objects.filter(document__study=study).count() < 10_000:
         n = len(documents)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django.apps import apps
+from django.contrib.auth.models import User
+from django.test import Client
 
 
 def db_snapshot() -> dict[str, list[tuple]]:
@@ -14,3 +16,11 @@ def db_snapshot() -> dict[str, list[tuple]]:
                 tuple(str(v) for v in row) for row in model.objects.values_list()
             )
     return snapshot
+
+
+def client_for(user: User | None) -> Client:
+    """A test client logged in as `user`, or anonymous for None."""
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client

@@ -11,14 +11,13 @@ import openpyxl
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from django.urls import reverse
 
 from coding.models import Code, Coding, Memo
 from coding.services import create_code
 from studies.models import Document, Study
 from studies.services import import_transcripts
-from tests.helpers import db_snapshot
+from tests.helpers import client_for, db_snapshot
 
 FI_TEXT = """Facilitator: Shall we talk about hiring first?
 Aino: The system should explain why it said no.
@@ -28,13 +27,6 @@ Aino: Yes, and I want to negotiate the outcome.
 GB_TEXT = """Amara: I was refused a loan and nobody could tell me why.
 Callum: Negotiate? With a machine?
 """
-
-
-def client_for(user: User | None) -> Client:
-    client = Client()
-    if user is not None:
-        client.force_login(user)
-    return client
 
 
 def text_of(response: object) -> str:

@@ -12,14 +12,8 @@ from django.urls import reverse
 from coding.models import Assignment, Code, Coding, Memo, SuggestionDecision
 from studies.models import Document, Study, Workshop
 from studies.services import import_transcripts
+from tests.helpers import client_for
 from tests.test_transcript_import import FI_TXT
-
-
-def client_for(user: User | None) -> Client:
-    client = Client()
-    if user is not None:
-        client.force_login(user)
-    return client
 
 
 def post(client: Client, url: str, data: dict) -> object:

@@ -5,12 +5,7 @@ from django.test import Client
 from django.urls import reverse
 
 from studies.models import Membership, Study
-
-
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+from tests.helpers import client_for
 
 
 def url() -> str:

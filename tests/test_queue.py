@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
-from django.test import Client
 from django.urls import reverse
 
 from coding.models import Assignment, Code, Coding, Memo
 from studies.models import Document, Study
 from studies.services import import_transcripts
+from tests.helpers import client_for
 from tests.test_transcript_import import FI_TXT
-
-
-def client_for(user: User | None) -> Client:
-    client = Client()
-    if user is not None:
-        client.force_login(user)
-    return client
 
 
 @pytest.fixture

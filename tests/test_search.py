@@ -6,13 +6,13 @@ from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth.models import User
-from django.test import Client
 from django.urls import reverse
 
 from coding.models import Code, Coding
 from coding.search import Hit, describe_lemma_search, search
 from studies.models import Document, Participant, Sentence, Study, Turn, Workshop
 from studies.services import import_transcripts
+from tests.helpers import client_for
 
 GB_TEXT = """Facilitator: What should a bank's system do when it refuses you a loan?
 Amara: It should explain why. I wanted to explain my situation to a person.
@@ -63,13 +63,6 @@ def run(study: Study, query: str, user: User, role: str = "owner", **kwargs: obj
 
 def matches(hits: list[Hit]) -> list[str]:
     return [hit.match for hit in hits]
-
-
-def client_for(user: User | None) -> Client:
-    client = Client()
-    if user is not None:
-        client.force_login(user)
-    return client
 
 
 def search_url(**params: str) -> str:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
-from django.test import Client
 from django.urls import reverse
 
 from coding.models import Code, Coding, SuggestionDecision
 from coding.search import Suggestion, suggestions
 from studies.models import Document, Participant, Study, Workshop
 from studies.services import import_transcripts
+from tests.helpers import client_for
 
 GB_TEXT = """Facilitator: Who has been refused a loan?
 Amara: Me. Nobody explained it, and nobody would explain why.
@@ -65,13 +65,6 @@ def code(study: Study, name: str) -> Code:
 def texts(found: list[Suggestion], study: Study) -> list[tuple[str, str]]:
     names = dict(Code.objects.filter(study=study).values_list("pk", "name"))
     return [(names[s.code_id], s.text) for s in found]
-
-
-def client_for(user: User | None) -> Client:
-    client = Client()
-    if user is not None:
-        client.force_login(user)
-    return client
 
 
 def test_keyword_and_lemma_patterns_suggest_whole_sentences(

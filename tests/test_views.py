@@ -8,15 +8,8 @@ from django.urls import reverse
 from studies.models import Document, PendingImport, Study
 from studies.services import import_transcripts
 from tests.conftest import ROSTER
-from tests.helpers import db_snapshot
+from tests.helpers import client_for, db_snapshot
 from tests.test_transcript_import import FI_TXT
-
-
-def client_for(user: User | None) -> Client:
-    client = Client()
-    if user is not None:
-        client.force_login(user)
-    return client
 
 
 @pytest.fixture
