@@ -284,3 +284,108 @@ class SuggestionDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.verdict} {self.code} [{self.start}:{self.end}]"
+
+
+UNIT_CHOICES = [("sentence", "Sentence"), ("turn", "Turn"), ("character", "Character")]
+
+
+class AgreementRoundQuerySet(models.QuerySet["AgreementRound"]):
+    def open(self) -> AgreementRoundQuerySet:
+        return self.filter(closed_at__isnull=True)
+
+
+class AgreementRound(models.Model):
+    """A reliability exercise: the same documents coded independently by several coders.
+
+    While a round is open the study codes blind; `blind_before` remembers the switch as it was so
+    that closing the round puts it back. A study has at most one open round, so there is only ever
+    one remembered value to restore. A sampled round keeps its share and seed: the same seed over
+    the same documents draws the same sample (`coding.adjudication.sample_documents`)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="agreement_rounds")
+    name = models.CharField(max_length=200)
+    documents = models.ManyToManyField(Document, related_name="agreement_rounds")
+    coders = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="agreement_rounds")
+    sample_share = models.FloatField(
+        null=True, blank=True, help_text="The share of documents drawn at random, 0 to 1."
+    )
+    seed = models.BigIntegerField(null=True, blank=True)
+    unit = models.CharField(max_length=10, choices=UNIT_CHOICES, default="sentence")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    blind_before = models.BooleanField(default=False)
+
+    objects = AgreementRoundQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["study", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study"],
+                condition=Q(closed_at__isnull=True),
+                name="agreement_round_one_open",
+            ),
+            models.CheckConstraint(
+                condition=Q(sample_share__isnull=True) | Q(sample_share__gt=0, sample_share__lte=1),
+                name="agreement_round_share_fraction",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+class AdjudicationDecision(models.Model):
+    """An owner's ruling on one (unit, code) where two coders disagree. The pair is stored with
+    the lower user id as coder A (`coding.adjudication` swaps "a" and "b" to match), so comparing
+    bob with alice finds the decisions taken while comparing alice with bob."""
+
+    class Choice(models.TextChoices):
+        A = "a", "Take A"
+        B = "b", "Take B"
+        BOTH = "both", "Both"
+        NEITHER = "neither", "Neither"
+        EDIT = "edit", "Edit by hand"
+
+    document = models.ForeignKey(
+        Document, on_delete=models.CASCADE, related_name="adjudication_decisions"
+    )
+    code = models.ForeignKey(Code, on_delete=models.CASCADE, related_name="adjudication_decisions")
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    decision = models.CharField(max_length=8, choices=Choice.choices)
+    coder_a = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    coder_b = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["document", "start", "code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document", "code", "start", "end", "coder_a", "coder_b"],
+                name="adjudication_unique_unit_code_pair",
+            ),
+            models.CheckConstraint(
+                condition=Q(start__gte=0) & Q(start__lt=F("end")), name="adjudication_span_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(coder_a__lt=F("coder_b")), name="adjudication_pair_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_decision_display()} for {self.code} [{self.start}:{self.end}]"

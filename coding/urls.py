@@ -1,6 +1,6 @@
 from django.urls import path
 
-from coding.views import codebook, queue, search, workbench
+from coding.views import codebook, queue, reliability, search, workbench
 
 app_name = "coding"
 
@@ -36,5 +36,19 @@ urlpatterns = [
         S + "documents/<int:document_id>/suggestions/",
         search.suggestions_json,
         name="suggestions",
+    ),
+    # inter-coder reliability, rounds and adjudication (coding/views/reliability.py)
+    path(S + "reliability/", reliability.reliability, name="reliability"),
+    path(S + "reliability/rounds/", reliability.rounds, name="rounds"),
+    path(
+        S + "reliability/rounds/<int:round_id>/close/",
+        reliability.round_close,
+        name="round_close",
+    ),
+    path(S + "reliability/compare/", reliability.compare, name="compare"),
+    path(
+        S + "reliability/compare/<int:document_id>/",
+        reliability.side_by_side,
+        name="side_by_side",
     ),
 ]
