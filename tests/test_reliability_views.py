@@ -13,10 +13,12 @@ disagreeing pairable values and D_e = 2 n_0 n_1 / (n (n - 1)).
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.urls import reverse
 
 from coding.models import AdjudicationDecision, AgreementRound, Coding
@@ -349,3 +351,11 @@ def test_the_document_list_shows_each_documents_progress(
     assert "Hiring session" in html
     assert "0 of 4 disagreements decided" in html
     assert compare_url(case, unit="sentence").split("?")[0] in html
+
+
+def test_the_comparison_starts_with_the_two_people_who_coded(db: None) -> None:
+    call_command("load_demo", "--password", "demo-pass-123", stdout=io.StringIO())
+    alice = User.objects.get(username="alice")
+    response = client_for(alice).get(reverse("coding:compare", args=["demo"]))
+    assert [p.get_username() for p in response.context["pair"]] == ["bob", "chloe"]
+    assert len(response.context["rows"]) == 5

@@ -306,6 +306,15 @@ def compare(request: HttpRequest, slug: str) -> HttpResponse:
         return wall
     unit = compare_unit(request)
     pair = pick_pair(request, study)
+    if pair is None and not (request.GET.get("a") or request.GET.get("b")):
+        # The usual case needs no choice: exactly two people have coded.
+        who = list(
+            User.objects.filter(codings__document__study=study, codings__consensus=False)
+            .distinct()
+            .order_by("username")
+        )
+        if len(who) == 2:
+            pair = (who[0], who[1])
     rows = []
     if pair is not None and pair[0].pk != pair[1].pk:
         coder_a, coder_b = pair
@@ -332,7 +341,11 @@ def compare(request: HttpRequest, slug: str) -> HttpResponse:
             "coders": [c.get_username() for c in study_coders(study)],
             "rows": rows,
             "query": urlencode(
-                {"a": request.GET.get("a", ""), "b": request.GET.get("b", ""), "unit": unit}
+                {
+                    "a": pair[0].get_username() if pair else "",
+                    "b": pair[1].get_username() if pair else "",
+                    "unit": unit,
+                }
             ),
         },
     )
