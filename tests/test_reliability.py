@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.test import Client
+from django.urls import reverse
 
 from coding.models import Code, Coding
 from coding.reliability import compare_coders, compute_reliability, presence_matrices
@@ -188,3 +189,17 @@ def test_presence_is_right_for_a_coding_spanning_several_units(known_case, peopl
     array, units = presence_matrices([known_case], [people["bob"]], [codes["humanity"]], "sentence")
     assert units == 10
     assert np.flatnonzero(array[0, 0]).tolist() == [7, 8]
+
+
+def test_the_reliability_page_shows_the_same_kappa(
+    known_case: Document, people: dict[str, User]
+) -> None:
+    client = Client()
+    client.force_login(people["alice"])
+    response = client.get(reverse("coding:reliability", args=["adm"]), {"unit": "sentence"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    row = html[html.index("Concept/negotiability") :]
+    row = row[: row.index("</tr>")]
+    assert "0.700" in row
+    assert "0.400" in row
