@@ -119,17 +119,6 @@ def unit_spans(document: Document, unit: str) -> list[tuple[int, int]]:
     raise ValueError(f"unknown unit {unit!r}: use one of {', '.join(UNITS)}")
 
 
-def _unit_bounds(document: Document, unit: str) -> tuple[np.ndarray, np.ndarray]:
-    if unit == "character":
-        starts = np.arange(document.text_length)
-        return starts, starts + 1
-    spans = unit_spans(document, unit)
-    if not spans:
-        return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
-    array = np.asarray(spans, dtype=int)
-    return array[:, 0], array[:, 1]
-
-
 @dataclass
 class CodeAgreement:
     code_id: int | None
@@ -245,9 +234,25 @@ def presence_matrices(
     ).values_list("document_id", "coder_id", "code_id", "start", "end"):
         codings.setdefault(document_id, []).append((coder_id, code_id, start, end))
 
+    # Every document's units in one query, so the cost in queries does not grow with them.
+    spans: dict[int, list[tuple[int, int]]] = {d.pk: [] for d in documents}
+    if unit in ("sentence", "turn"):
+        model = Sentence if unit == "sentence" else Turn
+        for document_id, start, end in (
+            model.objects.filter(document__in=documents)
+            .order_by("document_id", "start")
+            .values_list("document_id", "start", "end")
+        ):
+            spans[document_id].append((start, end))
+
     blocks = []
     for document in documents:
-        starts, ends = _unit_bounds(document, unit)
+        if unit == "character":
+            starts = np.arange(document.text_length)
+            ends = starts + 1
+        else:
+            array = np.asarray(spans[document.pk], dtype=int).reshape(-1, 2)
+            starts, ends = array[:, 0], array[:, 1]
         block = np.zeros((len(codes), len(coders), len(starts)))
         for coder in coders:
             if (document.pk, coder.pk) not in judged:

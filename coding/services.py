@@ -518,61 +518,30 @@ def delete_code(*, code: Code) -> DeletePlan:
 
 # --- Tables out -----------------------------------------------------------------------------
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 Cell = str | int | None
 
 
 def csv_bytes(headers: Sequence[str], rows: Iterable[Sequence[Cell]]) -> bytes:
     """A CSV file (UTF-8 with a BOM, so that Excel reads the accents) whose user text cannot
-    act as a formula: defusedcsv prefixes a ' to a cell starting with = + - @ | %; cells that
-    start with a tab or CR, which it leaves alone, get the same prefix here."""
-    from defusedcsv import csv
+    act as a formula: a cell starting with = + - @ tab or CR gets a leading ' (and defusedcsv
+    handles | and %). The writer is shared with the study's table exports."""
+    from exports.renderers import write_csv
 
-    def guard(value: Cell) -> Cell:
-        if isinstance(value, str) and value[:1] in ("\t", "\r"):
-            return "'" + value
-        return value
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(headers)
-    for row in rows:
-        writer.writerow([guard(value) for value in row])
-    return buffer.getvalue().encode("utf-8-sig")
+    return write_csv(headers, rows, bom=True)
 
 
 def xlsx_bytes(headers: Sequence[str], rows: Iterable[Sequence[Cell]], *, title: str) -> bytes:
     """A one-sheet workbook with a bold, frozen header row. Text is always stored as a string
-    cell, so "=HYPERLINK(...)" from a transcript is shown, never evaluated; numbers stay numbers."""
+    cell, so "=HYPERLINK(...)" from a transcript is shown, never evaluated; numbers stay numbers.
+    The sheet writer is shared with the study's table exports."""
     from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
+
+    from exports.renderers import sheet_title, write_sheet
 
     workbook = Workbook()
     sheet = workbook.active
-    sheet.title = re.sub(r"[\[\]:*?/\\]", " ", title)[:31] or "Sheet"
-    bold = Font(bold=True)
-    widths = [len(h) for h in headers]
-    for column, header in enumerate(headers, start=1):
-        sheet.cell(row=1, column=column, value=header).font = bold
-    for row_number, row in enumerate(rows, start=2):
-        for column, value in enumerate(row, start=1):
-            if value is None or value == "":
-                continue
-            if isinstance(value, str):
-                # Control characters are not allowed in a worksheet; they carry no meaning here.
-                text = ILLEGAL_CHARACTERS_RE.sub("", value)
-                cell = sheet.cell(row=row_number, column=column, value=text)
-                cell.data_type = "s"  # never "f" (formula) or "e" (an error code like "#N/A")
-                if "\n" in text:
-                    cell.alignment = Alignment(wrap_text=True, vertical="top")
-                widths[column - 1] = max(widths[column - 1], min(len(text), 60))
-            else:
-                sheet.cell(row=row_number, column=column, value=value)
-    for column, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(column)].width = max(8, width + 2)
-    sheet.freeze_panes = "A2"
+    sheet.title = sheet_title(title, set())
+    write_sheet(sheet, headers, rows, freeze="A2")
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

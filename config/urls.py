@@ -8,5 +8,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api")),
     path("", include("coding.urls")),
+    path("", include("exports.urls")),
     path("", include("studies.urls")),
 ]

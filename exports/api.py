@@ -1,0 +1,85 @@
+"""Export tables through the API: JSON for scripts (pandas, R), and every file format."""
+
+from __future__ import annotations
+
+import json
+
+from django.http import HttpResponse
+from rest_framework import serializers
+from rest_framework.decorators import api_view
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from exports.base import FIGURE_FORMATS, FORMATS, TABLES, ExportError, ExportTable
+from exports.figures import render_figure
+from exports.renderers import render
+from exports.tables import build_table
+from studies.access import get_study_for_user
+from studies.models import Membership, Study
+
+
+def blind_layer_check(study: Study, user: object, layer: str | None) -> None:
+    """With blind coding on, a coder may export only their own codings."""
+    coder = study.blind_coding and study.user_role == Membership.Role.CODER
+    if coder and layer != user.get_username():
+        raise PermissionDenied(
+            "While blind coding is on, coders export only their own codings: "
+            f"ask for layer={user.get_username()}."
+        )
+
+
+def _table(request: Request, slug: str, name: str) -> ExportTable:
+    study = get_study_for_user(request.user, slug)
+    if name not in TABLES:
+        raise serializers.ValidationError({"table": [f"Use one of {', '.join(TABLES)}."]})
+    params = request.query_params
+    layer = params.get("layer") or None
+    blind_layer_check(study, request.user, layer)
+    try:
+        return build_table(
+            study,
+            name,
+            by=params.get("by") or None,
+            measure=params.get("measure") or "segments",
+            layer=layer,
+            rollup=params.get("rollup") in ("1", "true", "yes"),
+            user=request.user,
+        )
+    except ExportError as exc:
+        raise serializers.ValidationError({"detail": str(exc)}) from None
+
+
+@api_view(["GET"])
+def export_table(request: Request, slug: str, name: str) -> Response:
+    """A table as JSON: {table, title, meta, notes, columns, rows} in tidy form."""
+    _filename, _type, content = render(_table(request, slug, name), "json")
+    return Response(json.loads(content))
+
+
+@api_view(["GET"])
+def export_file(request: Request, slug: str, name: str, fmt: str) -> HttpResponse:
+    """A table or figure as a file, e.g. /api/v1/studies/demo/exports/crosstab.xlsx?by=country."""
+    if fmt not in FORMATS:
+        raise serializers.ValidationError({"format": [f"Use one of {', '.join(FORMATS)}."]})
+    table = _table(request, slug, name)
+    try:
+        if fmt in FIGURE_FORMATS:
+            content = render_figure(
+                table,
+                fmt,
+                kind=request.query_params.get("figure") or None,
+                size=request.query_params.get("size") or "single",
+            )
+            content_type = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}[
+                fmt
+            ]
+            filename = table.filename(fmt)
+        else:
+            extra = {"bom": True} if fmt == "csv" and request.query_params.get("bom") else {}
+            filename, content_type, content = render(table, fmt, **extra)
+    except ExportError as exc:
+        raise serializers.ValidationError({"detail": str(exc)}) from None
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

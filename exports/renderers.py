@@ -1,0 +1,592 @@
+"""Tables to files: one small exporter class per format, in the manner of pretix's exporters.
+
+Each exporter has an `identifier` (the format, also the file's extension), a `verbose_name` for
+the export page, a `content_type` and `render(table, **options) -> bytes`. `render(table, fmt)`
+looks the format up in `RENDERERS` and names the file; `render_workbook(tables)` writes the paper
+pack's workbook. A new format is a new class added to `RENDERERS`, not a new `if` branch.
+
+Which form goes where:
+- .csv and .json carry the TIDY form (one observation per row, values unrounded), for analysis;
+- .xlsx, .tex, .md and the HTML preview carry the WIDE form, for reading; fractions named in
+  `percent_columns` are shown as percentages (in .xlsx only the number format changes: the cell
+  keeps the unrounded fraction).
+
+Participants' words end up in spreadsheets, so user text never becomes a formula: in .csv a cell
+that starts with = + - @ tab or CR gets a leading ' (and defusedcsv handles | and %); in .xlsx
+every text cell is stored as a string cell. `write_csv` and `write_sheet` are the shared writers;
+the codebook exports (`coding.services.csv_bytes`, `xlsx_bytes`) go through them too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import io
+import json
+import math
+import numbers
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
+
+import pandas as pd
+
+from exports.base import ExportError, ExportTable
+
+# What makes a spreadsheet read a cell as a formula (or, for tab and CR, hides a formula after
+# whitespace that some spreadsheets strip).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+SHEET_NAME_MAX = 31
+_SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+COLUMN_WIDTH_MAX = 60
+
+
+# --- Cells ------------------------------------------------------------------------------------
+
+
+def native(value: object) -> object:
+    """A cell as a plain Python value: None for every kind of missing (None, NaN, pd.NA, NaT),
+    numpy scalars as int/float, timestamps as datetimes. Writers and json only know these."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.to_pydatetime()
+    try:
+        if pd.isna(value):  # type: ignore[call-overload]
+            return None
+    except (TypeError, ValueError):  # a list or array is not "missing"
+        return value
+    if hasattr(value, "item") and not isinstance(value, bool | int | float):
+        value = value.item()  # numpy scalar
+    return value
+
+
+def is_number(value: object) -> bool:
+    # bool is an int to Python but reads as yes/no to people.
+    return isinstance(value, numbers.Number) and not isinstance(value, bool)
+
+
+def guard_csv_cell(value: object) -> object:
+    """The leading ' that keeps a spreadsheet from running user text as a formula. defusedcsv
+    leaves alone a tab or CR at the start and text that looks like a negative number ("-1");
+    the design's rule covers all six characters, so it is applied here before defusedcsv."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def display(value: object, *, percent: bool = False) -> str:
+    """A cell as a person reads it in .tex, .md and HTML: percentages with one decimal ("45.0%"),
+    whole numbers without decimals, other numbers with two; text unchanged; missing empty."""
+    value = native(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if is_number(value):
+        number = float(value)  # type: ignore[arg-type]
+        if percent:
+            return f"{number * 100:.1f}%"
+        if isinstance(value, int) or (math.isfinite(number) and number.is_integer()):
+            return str(int(number))
+        return f"{number:.2f}"
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def column_label(column: object) -> str:
+    """A wide column's header: the levels of a multi-level column joined by " / "."""
+    if isinstance(column, tuple):
+        return " / ".join(str(level) for level in column if str(level) != "")
+    return str(column)
+
+
+def wide_frame(table: ExportTable) -> pd.DataFrame:
+    """The wide form with a plain index and string column names: a named index (e.g. the code
+    paths) becomes the first column(s), because every format shows it as one."""
+    wide = table.wide
+    if not isinstance(wide.index, pd.RangeIndex) or any(n is not None for n in wide.index.names):
+        wide = wide.reset_index()
+    wide = wide.copy()
+    wide.columns = [column_label(c) for c in wide.columns]
+    return wide
+
+
+def frame_rows(frame: pd.DataFrame) -> list[list[object]]:
+    return [[native(v) for v in row] for row in frame.itertuples(index=False, name=None)]
+
+
+def numeric_columns(frame: pd.DataFrame) -> list[bool]:
+    """Whether each column holds numbers (right-aligned): every present value is a number."""
+    flags = []
+    for _name, series in frame.items():
+        present = [native(v) for v in series if native(v) is not None]
+        flags.append(bool(present) and all(is_number(v) for v in present))
+    return flags
+
+
+def meta_text(value: object) -> str:
+    """A meta value on one line: filters as "key: value; ...", lists joined by commas."""
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {meta_text(v)}" for k, v in value.items()) or "none"
+    if isinstance(value, list | tuple | set):
+        return ", ".join(meta_text(v) for v in value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return "" if value is None else str(value)
+
+
+# Known meta keys in the order the About sheet lists them; others follow as they come.
+META_LABELS = {
+    "study": "Study",
+    "study_name": "Study name",
+    "layer": "Coding layer",
+    "by": "Grouped by",
+    "measure": "Measure",
+    "filters": "Filters",
+    "generated_at": "Generated",
+    "version": "Colloquy version",
+    "colloquy_version": "Colloquy version",
+    "checksum": "Checksum of the coded data",
+}
+
+
+def about_rows(table: ExportTable) -> list[tuple[str, str]]:
+    rows = [("Table", table.name), ("Title", table.title)]
+    known = [key for key in META_LABELS if key in table.meta]
+    others = [key for key in table.meta if key not in META_LABELS]
+    for key in known + others:
+        label = META_LABELS.get(key) or key.replace("_", " ").capitalize()
+        rows.append((label, meta_text(table.meta[key])))
+    rows += [("Note", note) for note in table.notes]
+    return rows
+
+
+# --- The shared writers (also used by the codebook exports) ------------------------------------
+
+
+def write_csv(headers: Sequence[object], rows: Iterable[Sequence[object]], *, bom: bool) -> bytes:
+    """A CSV file in UTF-8 (with a BOM when asked, so that Excel reads the accents) through
+    defusedcsv. Numbers are written in full (Python's shortest round-tripping repr)."""
+    from defusedcsv import csv
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([guard_csv_cell(native(h)) for h in headers])
+    for row in rows:
+        writer.writerow([guard_csv_cell(native(value)) for value in row])
+    return buffer.getvalue().encode("utf-8-sig" if bom else "utf-8")
+
+
+def put_cell(sheet: Any, row: int, column: int, value: object) -> Any:
+    """Write one cell. Text always becomes a string cell: openpyxl would otherwise store
+    "=cmd|..." as a formula (data type "f") and "#N/A" as an error ("e")."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.styles import Alignment
+
+    value = native(value)
+    if isinstance(value, str):
+        # Control characters are not allowed in a worksheet; they carry no meaning here.
+        text = ILLEGAL_CHARACTERS_RE.sub("", value)
+        cell = sheet.cell(row=row, column=column, value=text)
+        cell.data_type = "s"
+        if "\n" in text:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+        return cell
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        value = value.replace(tzinfo=None)  # Excel has no time zones; meta times are UTC
+    if value is not None and not is_number(value) and not isinstance(value, bool | dt.date):
+        value = str(value)
+        cell = sheet.cell(row=row, column=column, value=value)
+        cell.data_type = "s"
+        return cell
+    return sheet.cell(row=row, column=column, value=value)
+
+
+def write_sheet(
+    sheet: Any,
+    headers: Sequence[object],
+    rows: Iterable[Sequence[object]],
+    *,
+    freeze: str | None = "A2",
+    autofilter: bool = False,
+    percent_columns: Iterable[str] = (),
+    notes: Sequence[str] = (),
+) -> None:
+    """A table on a worksheet: a bold header row, the rows (text as string cells, numbers as
+    numbers, fractions in `percent_columns` shown as 0.0% but stored unrounded), column widths
+    from the content, frozen panes and an autofilter over the table, notes below it."""
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    bold = Font(bold=True)
+    percent = {str(c) for c in percent_columns}
+    percent_at = {i for i, h in enumerate(headers, start=1) if str(h) in percent}
+    widths = [len(str(h)) for h in headers]
+    for column, header in enumerate(headers, start=1):
+        put_cell(sheet, 1, column, str(header)).font = bold
+    last_row = 1
+    for row_number, row in enumerate(rows, start=2):
+        last_row = row_number
+        for column, value in enumerate(row, start=1):
+            value = native(value)
+            if value is None or value == "":
+                continue
+            cell = put_cell(sheet, row_number, column, value)
+            shown = display(value, percent=column in percent_at and is_number(value))
+            if column in percent_at and is_number(value):
+                cell.number_format = "0.0%"
+            longest = max((len(line) for line in shown.split("\n")), default=0)
+            widths[column - 1] = max(widths[column - 1], min(longest, COLUMN_WIDTH_MAX))
+    for column, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(column)].width = max(8, width + 2)
+    if freeze:
+        sheet.freeze_panes = freeze
+    if autofilter and headers:
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{last_row}"
+    if notes:
+        italic = Font(italic=True)
+        for offset, note in enumerate(notes, start=2):  # one blank row between table and notes
+            put_cell(sheet, last_row + offset, 1, note).font = italic
+
+
+def sheet_title(name: str, taken: set[str]) -> str:
+    """A valid, unique sheet name: at most 31 characters, none of []:*?/\\, no apostrophe at
+    either end, unique ignoring case (as Excel compares them)."""
+    base = _SHEET_NAME_FORBIDDEN.sub(" ", name).strip().strip("'").strip() or "Sheet"
+    title = base[:SHEET_NAME_MAX]
+    number = 2
+    while title.casefold() in taken:
+        suffix = f" ({number})"
+        title = base[: SHEET_NAME_MAX - len(suffix)].rstrip() + suffix
+        number += 1
+    taken.add(title.casefold())
+    return title
+
+
+SHORT_MEASURES = {"participant_share": "share", "participants": "people"}
+
+
+def sheet_base(table: ExportTable) -> str:
+    """A short name for a table's sheet: a pack holds several crosstabs, told apart by what
+    they are grouped by and measure ("crosstab country share"); the About sheet has titles."""
+    by = str(table.meta.get("by") or "").split(":")[-1]
+    measure = str(table.meta.get("measure") or "")
+    return " ".join(part for part in (table.name, by, SHORT_MEASURES.get(measure, measure)) if part)
+
+
+def write_table_sheet(sheet: Any, table: ExportTable) -> None:
+    wide = wide_frame(table)
+    write_sheet(
+        sheet,
+        list(wide.columns),
+        frame_rows(wide),
+        # Under the header and right of the first column: the code names stay in view.
+        freeze="B2" if len(wide.columns) > 1 else "A2",
+        autofilter=True,
+        percent_columns=table.percent_columns,
+        notes=table.notes,
+    )
+
+
+def write_about_sheet(
+    sheet: Any, tables: Sequence[ExportTable], sheet_names: Sequence[str]
+) -> None:
+    """What the workbook holds and how it was made: for each table its sheet, the study, the
+    filters, the layer, when and by which Colloquy version, and the checksum of the coded data."""
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    bold = Font(bold=True)
+    put_cell(sheet, 1, 1, "Made with Colloquy").font = Font(bold=True, size=12)
+    row = 3
+    widths = [10, 10]
+    for table, name in zip(tables, sheet_names, strict=True):
+        put_cell(sheet, row, 1, "Sheet").font = bold
+        put_cell(sheet, row, 2, name).font = bold
+        row += 1
+        for label, value in about_rows(table):
+            put_cell(sheet, row, 1, label)
+            put_cell(sheet, row, 2, value)
+            widths = [max(widths[0], len(label)), max(widths[1], min(len(value), 80))]
+            row += 1
+        row += 1
+    for column, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(column)].width = width + 2
+
+
+def workbook_bytes(tables: Sequence[ExportTable]) -> bytes:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    taken: set[str] = {"about"}  # the About sheet's name is reserved
+    names = []
+    for index, table in enumerate(tables):
+        sheet = workbook.active if index == 0 else workbook.create_sheet()
+        sheet.title = sheet_title(sheet_base(table), taken)
+        names.append(sheet.title)
+        write_table_sheet(sheet, table)
+    about = workbook.create_sheet("About") if tables else workbook.active
+    about.title = "About"
+    write_about_sheet(about, tables, names)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+# --- Text formats ---------------------------------------------------------------------------
+
+_TEX_SPECIALS = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+_TEX_SPECIAL_RE = re.compile("|".join(re.escape(c) for c in _TEX_SPECIALS))
+
+
+def tex_escape(text: str) -> str:
+    # One pass, so the braces of "\textbackslash{}" are not escaped again.
+    text = " ".join(text.split())  # a line break inside a cell would end the row's line
+    return _TEX_SPECIAL_RE.sub(lambda m: _TEX_SPECIALS[m.group()], text)
+
+
+def markdown_escape(text: str) -> str:
+    # A pipe would end the cell; a backslash before it must not swallow our escape.
+    return " ".join(text.split()).replace("\\", "\\\\").replace("|", r"\|")
+
+
+def is_total_row(row: Sequence[object]) -> bool:
+    return bool(row) and str(row[0]).strip().casefold() in {"total", "all", "totals"}
+
+
+# --- The exporters --------------------------------------------------------------------------
+
+
+class Renderer:
+    identifier: ClassVar[str]
+    verbose_name: ClassVar[str]
+    content_type: ClassVar[str]
+    extension: ClassVar[str]
+
+    def render(self, table: ExportTable, **options: Any) -> bytes:
+        raise NotImplementedError
+
+
+class XlsxRenderer(Renderer):
+    identifier = "xlsx"
+    verbose_name = "Excel workbook (.xlsx)"
+    content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    extension = "xlsx"
+
+    def render(self, table: ExportTable, **options: Any) -> bytes:
+        return workbook_bytes([table])
+
+
+class CsvRenderer(Renderer):
+    identifier = "csv"
+    verbose_name = "CSV, tidy (.csv)"
+    content_type = "text/csv; charset=utf-8"
+    extension = "csv"
+
+    def render(self, table: ExportTable, *, bom: bool = False, **options: Any) -> bytes:
+        return write_csv(list(table.tidy.columns), frame_rows(table.tidy), bom=bom)
+
+
+class TexRenderer(Renderer):
+    """A booktabs table (needs \\usepackage{booktabs} in the preamble)."""
+
+    identifier = "tex"
+    verbose_name = "LaTeX table (.tex)"
+    content_type = "application/x-tex; charset=utf-8"
+    extension = "tex"
+
+    def render(self, table: ExportTable, **options: Any) -> bytes:
+        wide = wide_frame(table)
+        numeric = numeric_columns(wide)
+        percent = {str(c) for c in table.percent_columns}
+        spec = "".join("r" if flag else "l" for flag in numeric)
+        label = re.sub(r"[^A-Za-z0-9:-]+", "-", f"tab:{table.name}-{table.meta.get('by', '')}")
+        lines = [
+            r"\begin{table}[htbp]",
+            r"\centering",
+            rf"\caption{{{tex_escape(table.title)}}}",
+            rf"\label{{{label.strip('-')}}}",
+            rf"\begin{{tabular}}{{{spec}}}",
+            r"\toprule",
+            " & ".join(tex_escape(c) for c in wide.columns) + r" \\",
+            r"\midrule",
+        ]
+        for row in frame_rows(wide):
+            if is_total_row(row):
+                lines.append(r"\midrule")
+            cells = [
+                tex_escape(display(v, percent=name in percent and is_number(v)))
+                for name, v in zip(wide.columns, row, strict=True)
+            ]
+            lines.append(" & ".join(cells) + r" \\")
+        lines += [r"\bottomrule", r"\end{tabular}"]
+        if table.notes:
+            lines.append(
+                r"\par\smallskip{\footnotesize\textit{Note.} "
+                + " ".join(tex_escape(n) for n in table.notes)
+                + "}"
+            )
+        lines.append(r"\end{table}")
+        return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+class MarkdownRenderer(Renderer):
+    identifier = "md"
+    verbose_name = "Markdown table (.md)"
+    content_type = "text/markdown; charset=utf-8"
+    extension = "md"
+
+    def render(self, table: ExportTable, **options: Any) -> bytes:
+        wide = wide_frame(table)
+        percent = {str(c) for c in table.percent_columns}
+        rule = ["---:" if flag else ":---" for flag in numeric_columns(wide)]
+        lines = [
+            f"**{markdown_escape(table.title)}**",
+            "",
+            "| " + " | ".join(markdown_escape(c) for c in wide.columns) + " |",
+            "| " + " | ".join(rule) + " |",
+        ]
+        for row in frame_rows(wide):
+            cells = [
+                markdown_escape(display(v, percent=name in percent and is_number(v)))
+                for name, v in zip(wide.columns, row, strict=True)
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+        if table.notes:
+            lines += ["", *(f"*Note.* {markdown_escape(n)}" for n in table.notes)]
+        return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+class JsonRenderer(Renderer):
+    identifier = "json"
+    verbose_name = "JSON, tidy (.json)"
+    content_type = "application/json"
+    extension = "json"
+
+    def render(self, table: ExportTable, **options: Any) -> bytes:
+        document = {
+            "table": table.name,
+            "title": table.title,
+            "meta": table.meta,
+            "notes": list(table.notes),
+            "columns": [str(c) for c in table.tidy.columns],
+            "rows": frame_rows(table.tidy),  # NaN is None here, so null in the file
+        }
+        # allow_nan=False: a NaN that slipped through would make invalid JSON; fail loudly.
+        text = json.dumps(
+            document, ensure_ascii=False, indent=1, allow_nan=False, default=meta_text
+        )
+        return text.encode("utf-8")
+
+
+class HtmlRenderer(Renderer):
+    """The page preview: a fragment, every value escaped, to be included as it is."""
+
+    identifier = "html"
+    verbose_name = "HTML table (preview)"
+    content_type = "text/html; charset=utf-8"
+    extension = "html"
+
+    def render(self, table: ExportTable, **options: Any) -> bytes:
+        wide = wide_frame(table)
+        numeric = numeric_columns(wide)
+        percent = {str(c) for c in table.percent_columns}
+        esc = html.escape
+        parts = [f'<table class="data">\n<caption>{esc(table.title)}</caption>\n<thead><tr>']
+        for name, flag in zip(wide.columns, numeric, strict=True):
+            css = ' class="num"' if flag else ""
+            parts.append(f'<th scope="col"{css}>{esc(name)}</th>')
+        parts.append("</tr></thead>\n<tbody>\n")
+        for row in frame_rows(wide):
+            parts.append('<tr class="total">' if is_total_row(row) else "<tr>")
+            for index, (name, value) in enumerate(zip(wide.columns, row, strict=True)):
+                text = esc(display(value, percent=name in percent and is_number(value)))
+                if index == 0 and not numeric[0]:
+                    parts.append(f'<th scope="row">{text}</th>')
+                elif is_number(value):
+                    parts.append(f'<td class="num">{text}</td>')
+                else:
+                    parts.append(f"<td>{text}</td>")
+            parts.append("</tr>\n")
+        parts.append("</tbody>\n</table>\n")
+        parts += [f'<p class="table-note">{esc(note)}</p>\n' for note in table.notes]
+        return "".join(parts).encode("utf-8")
+
+
+class FigureRenderer(Renderer):
+    """A figure format through `exports.figures`, so that `render(table, "png")` works like
+    any table format. Options: kind ("heatmap", "bars", "stacked") and size."""
+
+    def render(self, table: ExportTable, **options: Any) -> bytes:
+        from exports.figures import render_figure  # matplotlib only when a figure is asked for
+
+        return render_figure(table, self.identifier, **options)
+
+
+class PngRenderer(FigureRenderer):
+    identifier = "png"
+    verbose_name = "Figure, PNG 300 dpi (.png)"
+    content_type = "image/png"
+    extension = "png"
+
+
+class SvgRenderer(FigureRenderer):
+    identifier = "svg"
+    verbose_name = "Figure, SVG (.svg)"
+    content_type = "image/svg+xml"
+    extension = "svg"
+
+
+class PdfRenderer(FigureRenderer):
+    identifier = "pdf"
+    verbose_name = "Figure, PDF (.pdf)"
+    content_type = "application/pdf"
+    extension = "pdf"
+
+
+RENDERERS: dict[str, Renderer] = {
+    renderer.identifier: renderer
+    for renderer in (
+        XlsxRenderer(),
+        CsvRenderer(),
+        TexRenderer(),
+        MarkdownRenderer(),
+        JsonRenderer(),
+        HtmlRenderer(),
+        PngRenderer(),
+        SvgRenderer(),
+        PdfRenderer(),
+    )
+}
+
+
+def render(table: ExportTable, fmt: str, **options: Any) -> tuple[str, str, bytes]:
+    """The table as a file: (filename, content type, bytes)."""
+    renderer = RENDERERS.get(fmt)
+    if renderer is None:
+        raise ExportError(f"Unknown format '{fmt}': use one of {', '.join(RENDERERS)}.")
+    return (
+        table.filename(renderer.extension),
+        renderer.content_type,
+        renderer.render(table, **options),
+    )
+
+
+def render_workbook(tables: list[ExportTable]) -> bytes:
+    """The paper pack's workbook: one sheet per table (named after the table) and an About sheet."""
+    return workbook_bytes(tables)

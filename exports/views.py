@@ -1,0 +1,375 @@
+"""The export page: choose a table, see it and its figure at once, and download it in every
+format, or the whole paper pack.
+
+The page, its downloads and the pack read the same query parameters (the names the API uses:
+table, by, measure, layer, rollup, top, figure, size), so a download is exactly the table on
+the screen. Options that do not apply to the chosen table are ignored, and the page says so
+when one was set to something other than its default.
+
+Blind coding: a coder exports only their own codings while it is on (any other layer would
+show how the others coded), so their layer defaults to their own username and any other
+choice is refused with 403, as in the API. Owners and viewers choose any layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import content_disposition_header, urlencode
+from django.utils.safestring import mark_safe
+
+from coding.models import Code
+from exports import renderers
+from exports.base import FIGURE_FORMATS, MEASURES, TABLES, ExportError, ExportTable
+from exports.figures import NO_FIGURE
+from exports.pack import build_pack
+from exports.tables import build_table
+from studies.access import get_study_for_user
+from studies.models import Membership, Study
+
+User = get_user_model()
+
+TABLE_LABELS = {
+    "frequencies": "Code frequencies",
+    "crosstab": "Crosstab: codes by group",
+    "cooccurrence": "Co-occurrence of codes",
+    "quotes": "Quotes per code",
+    "codebook": "Codebook",
+    "reliability": "Inter-coder agreement",
+    "participants": "Participants",
+    "demographics": "Demographics (Table 1)",
+}
+MEASURE_LABELS = {
+    "segments": "Coded segments",
+    "participants": "Participants",
+    "participant_share": "Share of participants",
+    "documents": "Documents",
+    "words": "Words coded",
+    "jaccard": "Jaccard index (co-occurrence only)",
+}
+FIGURE_KINDS = {
+    "": "Best for the table",
+    "heatmap": "Heatmap",
+    "bars": "Bars",
+    "stacked": "Stacked bars",
+}
+FIGURE_SIZES = {"single": "One column (paper)", "double": "Two columns (paper)"}
+TOP_LIMIT = 50
+
+# Which options each table reads. An option set for a table that ignores it is noted on the page.
+TABLE_OPTIONS: dict[str, set[str]] = {
+    "frequencies": {"measure", "layer", "rollup"},
+    "crosstab": {"by", "measure", "layer", "rollup"},
+    "cooccurrence": {"measure", "layer"},
+    "quotes": {"by", "layer", "top"},
+    "codebook": {"layer"},
+    "reliability": set(),
+    "participants": {"layer"},
+    "demographics": set(),
+}
+OPTION_LABELS = {
+    "by": "Grouping",
+    "measure": "Measure",
+    "layer": "Layer",
+    "rollup": "Roll up child codes",
+    "top": "Quotes per code",
+}
+# Values that mean "not chosen": the form always sends every field, and an untouched field
+# should not earn a note.
+DEFAULTS = {
+    "by": ("", "country"),
+    "measure": ("segments",),
+    "layer": ("",),
+    "rollup": (False,),
+    "top": (3,),
+}
+
+# The files offered under the table: (format, extra query, link text).
+TABLE_DOWNLOADS = [
+    ("xlsx", {}, "Excel (.xlsx)"),
+    ("csv", {}, "CSV (.csv)"),
+    ("csv", {"bom": "1"}, "CSV for Excel (.csv with BOM)"),
+    ("tex", {}, "LaTeX (.tex)"),
+    ("md", {}, "Markdown (.md)"),
+    ("json", {}, "JSON (.json)"),
+]
+FIGURE_DOWNLOADS = [
+    ("png", "PNG, 300 dpi (.png)"),
+    ("svg", "SVG (.svg)"),
+    ("pdf", "PDF (.pdf)"),
+]
+DOWNLOAD_FORMATS = {"xlsx", "csv", "tex", "md", "json", *FIGURE_FORMATS}
+
+
+def blind_coder(study: Study) -> bool:
+    return study.blind_coding and study.user_role == Membership.Role.CODER
+
+
+def chosen_layer(study: Study, user: object, asked: str) -> str:
+    """The layer to export; 403 when a coder under blind coding asks for anyone else's."""
+    if not blind_coder(study):
+        return asked
+    own = user.get_username()
+    if asked and asked != own:
+        raise PermissionDenied(
+            f"While blind coding is on, coders export only their own codings (layer “{own}”)."
+        )
+    return own
+
+
+@dataclass
+class ExportChoice:
+    """What the form asked for, read from the query string; `problems` are options that could
+    not be read at all (a table name or a number), reported like the tables' own errors."""
+
+    table: str = "crosstab"
+    by: str = "country"
+    measure: str = "segments"
+    layer: str = ""
+    rollup: bool = False
+    top: int = 3
+    figure: str = ""
+    size: str = "single"
+    problems: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_query(cls, query: QueryDict, study: Study, user: object) -> ExportChoice:
+        choice = cls()
+        if "table" in query:  # a submitted form; otherwise the crosstab by country
+            choice.table = query.get("table", "")
+            choice.by = query.get("by", "")
+        choice.measure = query.get("measure") or "segments"
+        choice.layer = chosen_layer(study, user, query.get("layer", ""))
+        choice.rollup = query.get("rollup") in ("1", "on", "true", "yes")
+        choice.figure = query.get("figure", "")
+        choice.size = query.get("size") or "single"
+        top = query.get("top", "").strip()
+        if top:
+            if top.isdigit() and 1 <= int(top) <= TOP_LIMIT:
+                choice.top = int(top)
+            else:
+                choice.problems.append(
+                    f"Quotes per code must be a whole number from 1 to {TOP_LIMIT}, not “{top}”."
+                )
+        if choice.table not in TABLES:
+            choice.problems.append(
+                f"There is no table “{choice.table}”: choose one of {', '.join(TABLES)}."
+            )
+            return choice
+        if choice.figure not in FIGURE_KINDS:
+            choice.problems.append(
+                f"There is no figure kind “{choice.figure}”: choose heatmap, bars or stacked."
+            )
+        if choice.size not in FIGURE_SIZES:
+            choice.problems.append(
+                f"There is no figure size “{choice.size}”: choose single or double."
+            )
+        applies = TABLE_OPTIONS[choice.table]
+        for option, label in OPTION_LABELS.items():
+            value = getattr(choice, option)
+            if option not in applies and value not in DEFAULTS[option]:
+                if option == "layer" and blind_coder(study):
+                    continue  # set for them, not by them
+                choice.ignored.append(label)
+        return choice
+
+    def applies(self, option: str) -> bool:
+        return option in TABLE_OPTIONS.get(self.table, set())
+
+    @property
+    def has_figure(self) -> bool:
+        return self.table in TABLES and self.table not in NO_FIGURE
+
+    def build(self, study: Study, user: object) -> ExportTable:
+        if self.problems:
+            raise ExportError(" ".join(self.problems))
+        return build_table(
+            study,
+            self.table,
+            by=(self.by or None) if self.applies("by") else None,
+            measure=self.measure if self.applies("measure") else "segments",
+            layer=self.layer or None,
+            rollup=self.rollup if self.applies("rollup") else False,
+            top=self.top,
+            user=user,
+        )
+
+    def query(self, **extra: str) -> str:
+        """The query string that asks for this table again (only the options it reads)."""
+        params: dict[str, str] = {"table": self.table}
+        if self.applies("by") and self.by:
+            params["by"] = self.by
+        if self.applies("measure"):
+            params["measure"] = self.measure
+        if self.layer:
+            params["layer"] = self.layer
+        if self.applies("rollup") and self.rollup:
+            params["rollup"] = "1"
+        if self.applies("top"):
+            params["top"] = str(self.top)
+        if self.has_figure:
+            if self.figure:
+                params["figure"] = self.figure
+            params["size"] = self.size
+        params.update(extra)
+        return urlencode(params)
+
+
+def group_choices(study: Study) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The groupings for a crosstab, as option groups: places, participant variables and the
+    codebook's dimensions (top-level codes that are not codable and have children)."""
+    variables = study.variables.order_by("order", "name").values_list("name", flat=True)
+    dimensions = (
+        Code.objects.filter(study=study, parent=None, codable=False, children__isnull=False)
+        .distinct()
+        .order_by("order", "name")
+        .values_list("name", flat=True)
+    )
+    groups = [
+        ("Where", [("country", "Country"), ("workshop", "Workshop"), ("document", "Document")]),
+        ("Participant variable", [(f"variable:{name}", name) for name in variables]),
+        ("Codebook dimension", [(f"dimension:{name}", name) for name in dimensions]),
+    ]
+    return [(label, options) for label, options in groups if options]
+
+
+def grouping_options(study: Study, chosen: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The groupings offered, with the one asked for kept even when the study has no such
+    group, so that the form shows what was asked beside the message saying what is wrong."""
+    groups = [("", [("", "Not grouped")]), *group_choices(study)]
+    if chosen and all(chosen != key for _label, options in groups for key, _ in options):
+        groups.append(("Asked for", [(chosen, chosen)]))
+    return groups
+
+
+def layer_choices(study: Study, user: object) -> list[tuple[str, str]]:
+    if blind_coder(study):
+        return [(user.get_username(), f"My codings ({user.get_username()})")]
+    coders = (
+        User.objects.filter(
+            Q(memberships__study=study, memberships__role=Membership.Role.CODER)
+            | Q(codings__document__study=study, codings__consensus=False)
+        )
+        .distinct()
+        .order_by("username")
+        .values_list("username", flat=True)
+    )
+    return [
+        ("", "Default (consensus, or all)"),
+        ("consensus", "Consensus (adjudicated)"),
+        ("all", "All coders (each distinct span once)"),
+        *[(name, f"{name}'s codings") for name in coders],
+    ]
+
+
+@login_required
+def export_page(request: HttpRequest, slug: str) -> HttpResponse:
+    study = get_study_for_user(request.user, slug)
+    choice = ExportChoice.from_query(request.GET, study, request.user)
+    table = None
+    preview = ""
+    notes: list[str] = []
+    long_columns: list[int] = []
+    error = ""
+    try:
+        table = choice.build(study, request.user)
+        _name, _type, content = renderers.render(table, "html")
+        # The renderer escapes every cell: the fragment is safe to insert as it is.
+        preview = content.decode("utf-8")
+        # The fragment may carry the notes itself; otherwise they are listed under it.
+        notes = [] if "table-note" in preview else table.notes
+        preview = mark_safe(preview)  # noqa: S308
+        long_columns = long_text_columns(table)
+    except ExportError as exc:
+        error = str(exc)
+
+    def download(fmt: str, **extra: str) -> str:
+        return reverse("exports:download", args=[study.slug, fmt]) + "?" + choice.query(**extra)
+
+    return render(
+        request,
+        "exports/page.html",
+        {
+            "study": study,
+            "choice": choice,
+            "table": table,
+            "preview": preview,
+            "notes": notes,
+            "long_columns": long_columns,
+            "error": error,
+            "tables": [(name, TABLE_LABELS.get(name, name)) for name in TABLES],
+            "groups": grouping_options(study, choice.by),
+            "measures": [(m, MEASURE_LABELS.get(m, m)) for m in (*MEASURES, "jaccard")],
+            "layers": layer_choices(study, request.user),
+            "figure_kinds": list(FIGURE_KINDS.items()),
+            "figure_sizes": list(FIGURE_SIZES.items()),
+            "table_downloads": [
+                (download(fmt, **extra), label) for fmt, extra, label in TABLE_DOWNLOADS
+            ],
+            "figure_downloads": [(download(fmt), label) for fmt, label in FIGURE_DOWNLOADS],
+            "figure_url": download("png"),
+            "pack_url": reverse("exports:pack", args=[study.slug])
+            + (f"?{urlencode({'layer': choice.layer})}" if choice.layer else ""),
+            "blind": blind_coder(study),
+            # A table with no rows has nothing to draw (the PNG would be a 400).
+            "show_figure": choice.has_figure and table is not None and not table.tidy.empty,
+        },
+    )
+
+
+def long_text_columns(table: ExportTable) -> list[int]:
+    """1-based positions of preview columns holding running text (quotes, definitions), which
+    the browser would otherwise squeeze into a narrow column of one word per line."""
+    wide = renderers.wide_frame(table)
+    found = []
+    for position, column in enumerate(wide.columns, start=1):
+        lengths = [len(value) for value in wide[column] if isinstance(value, str)]
+        if lengths and max(lengths) > 60:
+            found.append(position)
+    return found
+
+
+def attachment(content: bytes, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    return response
+
+
+@login_required
+def export_download(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
+    study = get_study_for_user(request.user, slug)
+    choice = ExportChoice.from_query(request.GET, study, request.user)
+    try:
+        if fmt not in DOWNLOAD_FORMATS:
+            raise ExportError(
+                f"There is no format “{fmt}”: choose one of {', '.join(sorted(DOWNLOAD_FORMATS))}."
+            )
+        table = choice.build(study, request.user)
+        options: dict[str, object] = {}
+        if fmt in FIGURE_FORMATS:
+            options = {"kind": choice.figure or None, "size": choice.size}
+        elif fmt == "csv" and request.GET.get("bom"):
+            options = {"bom": True}
+        filename, content_type, content = renderers.render(table, fmt, **options)
+    except ExportError as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
+    return attachment(content, content_type, filename)
+
+
+@login_required
+def export_pack(request: HttpRequest, slug: str) -> HttpResponse:
+    study = get_study_for_user(request.user, slug)
+    layer = chosen_layer(study, request.user, request.GET.get("layer", ""))
+    try:
+        content = build_pack(study, layer=layer or None, user=request.user)
+    except ExportError as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
+    return attachment(content, "application/zip", f"{study.slug}_pack.zip")
