@@ -46,6 +46,12 @@ def main() -> None:
         page.screenshot(path=OUT / "codebook.png")
         page.goto(f"{BASE}/studies/demo/search/?q=explained&mode=lemma")
         page.screenshot(path=OUT / "search.png")
+        page.goto(f"{BASE}/studies/demo/reliability/")
+        page.screenshot(path=OUT / "reliability.png")
+        page.set_viewport_size({"width": 1280, "height": 1200})
+        page.goto(f"{BASE}/studies/demo/exports/?table=crosstab&by=country&measure=participant_share")
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=OUT / "exports.png")
 
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         log_in(page, "bob")
