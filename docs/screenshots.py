@@ -49,7 +49,9 @@ def main() -> None:
         page.goto(f"{BASE}/studies/demo/reliability/")
         page.screenshot(path=OUT / "reliability.png")
         page.set_viewport_size({"width": 1280, "height": 1200})
-        page.goto(f"{BASE}/studies/demo/exports/?table=crosstab&by=country&measure=participant_share")
+        page.goto(
+            f"{BASE}/studies/demo/exports/?table=crosstab&by=country&measure=participant_share"
+        )
         page.wait_for_load_state("networkidle")
         page.screenshot(path=OUT / "exports.png")
 

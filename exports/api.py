@@ -7,7 +7,6 @@ import json
 from django.http import HttpResponse
 from rest_framework import serializers
 from rest_framework.decorators import api_view
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -15,18 +14,8 @@ from exports.base import FIGURE_FORMATS, FORMATS, TABLES, ExportError, ExportTab
 from exports.figures import render_figure
 from exports.renderers import render
 from exports.tables import build_table
+from exports.views import chosen_layer
 from studies.access import get_study_for_user
-from studies.models import Membership, Study
-
-
-def blind_layer_check(study: Study, user: object, layer: str | None) -> None:
-    """With blind coding on, a coder may export only their own codings."""
-    coder = study.blind_coding and study.user_role == Membership.Role.CODER
-    if coder and layer != user.get_username():
-        raise PermissionDenied(
-            "While blind coding is on, coders export only their own codings: "
-            f"ask for layer={user.get_username()}."
-        )
 
 
 def _table(request: Request, slug: str, name: str) -> ExportTable:
@@ -34,8 +23,7 @@ def _table(request: Request, slug: str, name: str) -> ExportTable:
     if name not in TABLES:
         raise serializers.ValidationError({"table": [f"Use one of {', '.join(TABLES)}."]})
     params = request.query_params
-    layer = params.get("layer") or None
-    blind_layer_check(study, request.user, layer)
+    layer = chosen_layer(study, request.user, params.get("layer", "")) or None
     try:
         return build_table(
             study,

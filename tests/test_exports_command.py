@@ -188,7 +188,10 @@ def test_the_api_gives_tables_as_json_and_files(demo: Study) -> None:
 def test_blind_coding_limits_a_coders_exports_to_their_own_codings(demo: Study) -> None:
     Study.objects.filter(pk=demo.pk).update(blind_coding=True)
     bob = client_for(User.objects.get(username="bob"))
-    assert bob.get("/api/v1/studies/demo/exports/frequencies/").status_code == 403
-    own = bob.get("/api/v1/studies/demo/exports/frequencies/", {"layer": "bob"})
+    assert bob.get("/api/v1/studies/demo/exports/frequencies/", {"layer": "all"}).status_code == 403
+    assert (
+        bob.get("/api/v1/studies/demo/exports/frequencies/", {"layer": "chloe"}).status_code == 403
+    )
+    own = bob.get("/api/v1/studies/demo/exports/frequencies/")
     assert own.status_code == 200
     assert own.json()["meta"]["layer"] == "bob"

@@ -42,12 +42,30 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser: object) -> Iterator[object]:
+def script_errors() -> list[str]:
+    """What the page's JavaScript threw or logged as errors; a test that expects one clears it."""
+    return []
+
+
+@pytest.fixture
+def page(browser: object, script_errors: list[str]) -> Iterator[object]:
+    """A fresh page; the test fails if the page's JavaScript throws or logs an error."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(10_000)
+    errors = script_errors
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text)
+            if message.type == "error" and "favicon" not in message.location.get("url", "")
+            else None
+        ),
+    )
     yield page
     context.close()
+    assert errors == [], errors
 
 
 def log_in(page: object, live_server: object, username: str, password: str) -> None:

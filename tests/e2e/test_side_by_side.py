@@ -4,8 +4,6 @@ on one disagreement."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
@@ -22,22 +20,6 @@ DIFFERS_BACKGROUND = "rgb(255, 246, 224)"  # .sbs-unit.differs in static/coding/
 @pytest.fixture
 def case(study: Study, people: dict[str, User]) -> Case:
     return hiring_case(study, people)
-
-
-@pytest.fixture(autouse=True)
-def no_script_errors(page: Page) -> Iterator[list[str]]:
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on(
-        "console",
-        lambda message: (
-            errors.append(message.text)
-            if message.type == "error" and "favicon" not in message.location.get("url", "")
-            else None
-        ),
-    )
-    yield errors
-    assert errors == []
 
 
 def test_the_owner_filters_by_a_code_and_takes_a_on_a_disagreement(

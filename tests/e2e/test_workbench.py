@@ -4,7 +4,6 @@ the keyboard, and every test checks both what he sees and what the database hold
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from django.urls import reverse
@@ -74,23 +73,6 @@ def session(study: Study) -> Document:
         mapping={"Aino": "", "Eero": "", "Helmi": ""},
     )
     return outcome.document
-
-
-@pytest.fixture(autouse=True)
-def no_script_errors(page: Page) -> Iterator[list[str]]:
-    """Every test fails if the page's JavaScript throws or logs an error."""
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on(
-        "console",
-        lambda message: (
-            errors.append(message.text)
-            if message.type == "error" and "favicon" not in message.location.get("url", "")
-            else None
-        ),
-    )
-    yield errors
-    assert errors == []
 
 
 def code(name: str) -> Code:
@@ -417,7 +399,7 @@ def test_a_coder_writes_a_memo_recodes_and_undoes_the_recode(
 
 
 def test_a_refused_coding_is_taken_back_with_the_servers_reason(
-    page, live_server, session, no_script_errors
+    page, live_server, session, script_errors
 ) -> None:
     open_workbench(page, live_server, session)
     code("Explainability").delete()  # removed by an owner in another tab
@@ -431,10 +413,10 @@ def test_a_refused_coding_is_taken_back_with_the_servers_reason(
     expect(page.locator("#turn-2 mark")).to_have_count(0)
     expect(page.get_by_role("button", name="Undo")).to_be_disabled()
     assert not Coding.objects.exists()
-    assert no_script_errors == [
+    assert script_errors == [
         "Failed to load resource: the server responded with a status of 400 (Bad Request)"
     ]
-    no_script_errors.clear()
+    script_errors.clear()
 
 
 def test_a_viewer_reads_codings_but_cannot_code(page, live_server, session, people) -> None:
