@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import api_view
 from rest_framework.exceptions import PermissionDenied
@@ -104,6 +106,16 @@ class CodingSerializer(serializers.ModelSerializer):
         return attrs
 
 
+def coding_or_404(pk: object) -> Coding:
+    """A coding by its id from the URL; anything but a whole number is simply not found."""
+    if not str(pk).isdigit():
+        raise Http404("No such coding.")
+    coding = Coding.objects.filter(pk=int(pk)).select_related("coder").first()
+    if coding is None:
+        raise Http404("No such coding.")
+    return coding
+
+
 class CodingViewSet(viewsets.GenericViewSet):
     serializer_class = CodingSerializer
 
@@ -150,9 +162,7 @@ class CodingViewSet(viewsets.GenericViewSet):
         return Response(CodingSerializer(coding).data, status=status.HTTP_201_CREATED)
 
     def _own_coding(self, request: Request, pk: str) -> Coding:
-        coding = Coding.objects.filter(pk=pk).select_related("coder").first()
-        if coding is None:
-            raise Http404("No such coding.")
+        coding = coding_or_404(pk)
         scope = document_scope(request.user, coding.document_id, min_role=Membership.Role.VIEWER)
         visible = Coding.objects.filter(pk=coding.pk).visible_to(
             Study(pk=scope.study_id, blind_coding=scope.blind), request.user, scope.role
@@ -166,12 +176,14 @@ class CodingViewSet(viewsets.GenericViewSet):
         return coding
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        coding = Coding.objects.filter(pk=pk).select_related("coder").first()
-        if coding is None:
-            raise Http404("No such coding.")
+        coding = coding_or_404(pk)
         scope = document_scope(request.user, coding.document_id, min_role=Membership.Role.VIEWER)
         study = Study(pk=scope.study_id, blind_coding=scope.blind)
-        if not Coding.objects.filter(pk=pk).visible_to(study, request.user, scope.role).exists():
+        if (
+            not Coding.objects.filter(pk=coding.pk)
+            .visible_to(study, request.user, scope.role)
+            .exists()
+        ):
             raise Http404("No such coding.")
         return Response(CodingSerializer(coding).data)
 
@@ -317,6 +329,13 @@ class SuggestionDecisionViewSet(viewsets.GenericViewSet):
         )
 
 
+@extend_schema(
+    parameters=[
+        OpenApiParameter("unit", str, enum=list(UNITS)),
+        OpenApiParameter("coders", str, description="Comma-separated usernames"),
+    ],
+    responses=OpenApiTypes.OBJECT,
+)
 @api_view(["GET"])
 def reliability(request: Request, slug: str) -> Response:
     """Agreement per code and overall, the same JSON as `manage.py reliability`. With blind
@@ -342,3 +361,141 @@ def reliability(request: Request, slug: str) -> Response:
     except ValueError as exc:
         raise serializers.ValidationError({"coders": [str(exc)]}) from None
     return Response(report.as_json())
+
+
+# --- Filtering the list, and many codings at once -------------------------------------------
+
+BULK_MAX = 1000
+
+
+class FilteredCodingViewSet(CodingViewSet):
+    """CodingViewSet whose list also narrows by `code` (an id) and `coder` (a username). Blind
+    coding is applied first, so a filter can never reach past what the user may see."""
+
+    def list(self, request: Request) -> Response:
+        scope = document_scope(
+            request.user, request.query_params.get("document"), min_role=Membership.Role.VIEWER
+        )
+        study = Study(pk=scope.study_id, blind_coding=scope.blind)
+        codings = Coding.objects.filter(document_id=scope.id).visible_to(
+            study, request.user, scope.role
+        )
+        code = request.query_params.get("code")
+        if code:
+            if not code.isdigit():
+                raise serializers.ValidationError({"code": ["A code id is a number."]})
+            codings = codings.filter(code_id=int(code))
+        coder = request.query_params.get("coder")
+        if coder:
+            codings = codings.filter(coder__username=coder)
+        codings = codings.select_related("coder").order_by("start", "end", "pk")
+        return Response(CodingSerializer(codings, many=True).data)
+
+
+def _bulk_items(data: object) -> list[object]:
+    """The request's list of codings: the body itself, or its "codings"."""
+    items = data.get("codings") if isinstance(data, dict) else data
+    if not isinstance(items, list) or not items:
+        raise serializers.ValidationError(
+            {"codings": ["Send a non-empty list of {document, code, start, end}."]}
+        )
+    if len(items) > BULK_MAX:
+        raise serializers.ValidationError(
+            {"codings": [f"At most {BULK_MAX} codings per request; this has {len(items)}."]}
+        )
+    return items
+
+
+def _validated_items(request: Request, items: list[object]) -> list[dict]:
+    """Each item validated exactly like a single POST /codings/; every refusal is reported with
+    its index, and one refusal refuses them all."""
+    rows: list[dict] = []
+    errors: dict[str, object] = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors[str(index)] = {"non_field_errors": ["Each item is an object."]}
+            continue
+        serializer = CodingSerializer(data=item, context={"request": request})
+        try:
+            valid = serializer.is_valid()
+        except Http404:
+            # In a batch, a document the user cannot see is this item's fault, not the URL's.
+            errors[str(index)] = {"document": ["No such document."]}
+            continue
+        if not valid:
+            errors[str(index)] = serializer.errors
+            continue
+        data = serializer.validated_data
+        scope: DocumentScope = data["scope"]
+        rows.append(
+            {
+                "document_id": scope.id,
+                "code_id": data["code_id"],
+                "start": data["start"],
+                "end": data["end"],
+                "consensus": data.get("consensus", False),
+            }
+        )
+    if errors:
+        raise serializers.ValidationError({"items": errors})
+    return rows
+
+
+class BulkCodingsResultSerializer(serializers.Serializer):
+    created = CodingSerializer(many=True)
+    existing = CodingSerializer(many=True)
+
+
+@extend_schema(request=CodingSerializer(many=True), responses={201: BulkCodingsResultSerializer})
+@api_view(["POST"])
+def bulk_codings(request: Request) -> Response:
+    """Apply up to 1000 codings in one transaction, all or nothing. Answers 201 with
+    `created` (new codings) and `existing` (those the user had already made, left as they
+    were), each in the order the items came."""
+    rows = _validated_items(request, _bulk_items(request.data))
+    user = request.user
+    keys = list(dict.fromkeys(tuple(sorted(row.items())) for row in rows))
+    wanted = [dict(key) for key in keys]
+    with transaction.atomic():
+        existing_filter = Coding.objects.filter(
+            coder=user,
+            document_id__in={row["document_id"] for row in wanted},
+            code_id__in={row["code_id"] for row in wanted},
+        )
+        existing = {
+            (c.document_id, c.code_id, c.start, c.end, c.consensus): c
+            for c in existing_filter.select_related("coder")
+        }
+        new = [
+            Coding(coder=user, **row)
+            for row in wanted
+            if (row["document_id"], row["code_id"], row["start"], row["end"], row["consensus"])
+            not in existing
+        ]
+        try:
+            with transaction.atomic():
+                Coding.objects.bulk_create(new, batch_size=500)
+        except IntegrityError:
+            # An identical request ran at the same moment; this one writes nothing.
+            return Response(
+                {"detail": "Some of these codings were being created at the same time; retry."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        started = {c.document_id for c in new if not c.consensus}
+        if started:
+            Assignment.objects.filter(
+                document_id__in=started, coder=user, status=Assignment.Status.NOT_STARTED
+            ).update(status=Assignment.Status.IN_PROGRESS)
+    already = [
+        existing[(row["document_id"], row["code_id"], row["start"], row["end"], row["consensus"])]
+        for row in wanted
+        if (row["document_id"], row["code_id"], row["start"], row["end"], row["consensus"])
+        in existing
+    ]
+    return Response(
+        {
+            "created": CodingSerializer(new, many=True).data,
+            "existing": CodingSerializer(already, many=True).data,
+        },
+        status=status.HTTP_201_CREATED,
+    )

@@ -3,16 +3,56 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from coding.api import CodingViewSet, MemoViewSet, SuggestionDecisionViewSet, reliability
+from coding.api import (
+    FilteredCodingViewSet,
+    MemoViewSet,
+    SuggestionDecisionViewSet,
+    bulk_codings,
+    reliability,
+)
 from exports.api import export_file, export_table
+from studies.api import (
+    AssignmentViewSet,
+    CodeViewSet,
+    DocumentViewSet,
+    MembershipViewSet,
+    ParticipantViewSet,
+    RosterImportView,
+    StudyViewSet,
+    TranscriptImportView,
+    VariableViewSet,
+    WorkshopViewSet,
+)
+
+STUDY = r"studies/(?P<slug>[-a-zA-Z0-9_]+)"
 
 router = DefaultRouter()
-router.register("codings", CodingViewSet, basename="coding")
+router.register("codings", FilteredCodingViewSet, basename="coding")
 router.register("memos", MemoViewSet, basename="memo")
 router.register("suggestions", SuggestionDecisionViewSet, basename="suggestion")
+router.register("studies", StudyViewSet, basename="study")
+router.register(f"{STUDY}/workshops", WorkshopViewSet, basename="study-workshop")
+router.register(f"{STUDY}/participants", ParticipantViewSet, basename="study-participant")
+router.register(f"{STUDY}/variables", VariableViewSet, basename="study-variable")
+router.register(f"{STUDY}/documents", DocumentViewSet, basename="study-document")
+router.register(f"{STUDY}/codes", CodeViewSet, basename="study-code")
+router.register(f"{STUDY}/memberships", MembershipViewSet, basename="study-membership")
+router.register(f"{STUDY}/assignments", AssignmentViewSet, basename="study-assignment")
 
+# Explicit paths come first, so that no router pattern (e.g. codings/{pk}/) shadows them.
 urlpatterns = [
+    path("codings/bulk/", bulk_codings, name="coding-bulk"),
     path("studies/<slug:slug>/reliability/", reliability, name="study-reliability"),
+    path(
+        "studies/<slug:slug>/imports/roster/",
+        RosterImportView.as_view(),
+        name="study-import-roster",
+    ),
+    path(
+        "studies/<slug:slug>/imports/transcripts/",
+        TranscriptImportView.as_view(),
+        name="study-import-transcripts",
+    ),
     path("studies/<slug:slug>/exports/<str:name>/", export_table, name="study-export-table"),
     path(
         "studies/<slug:slug>/exports/<str:name>.<str:fmt>",

@@ -6,6 +6,7 @@ misconfigured deployment stops at start-up instead of misbehaving later.
 
 import json
 import os
+import tomllib
 import warnings
 from pathlib import Path
 
@@ -30,6 +31,15 @@ def envint(name: str, default: str) -> int:
         return int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from None
+
+
+def envrate(name: str, default: str) -> str:
+    """A DRF throttle rate such as "100/hour"."""
+    value = os.getenv(name, default).strip()
+    number, _, period = value.partition("/")
+    if not number.isdigit() or period not in ("second", "minute", "hour", "day"):
+        raise ImproperlyConfigured(f"{name} must look like 100/hour (second, minute, hour, day)")
+    return value
 
 
 def envlist(name: str, default: str) -> list[str]:
@@ -75,6 +85,9 @@ INSTALLED_APPS = [
     "django_countries",
     "django_htmx",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "studies",
     "coding",
     "exports",
@@ -182,10 +195,57 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "WARNING")},
 }
 
+# API rate limits, per user (by account) and per anonymous client (by IP), e.g. "100/hour".
+# The user default is far above what a person, the test suite or the benchmarks send (the coding
+# benchmark posts 800 codings in a minute or so); it is there to stop a runaway script. Anonymous
+# requests get through only to the token endpoint and the schema, so the anonymous limit is what
+# slows password guessing.
+API_USER_RATE = envrate("COLLOQUY_API_USER_RATE", "10000/hour")
+API_ANON_RATE = envrate("COLLOQUY_API_ANON_RATE", "100/hour")
+
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # The token class comes first: its WWW-Authenticate header makes DRF answer 401 (not 403)
+    # to a request without credentials or with a bad or revoked token.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "studies.tokens.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {"anon": API_ANON_RATE, "user": API_USER_RATE},
+    "EXCEPTION_HANDLER": "studies.tokens.exception_handler",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Colloquy API",
+    "DESCRIPTION": (
+        "Studies, codings, memos, agreement and export tables of Colloquy. Authenticate with a "
+        "personal token (`Authorization: Token clq_...`) from POST /api/v1/auth/token/ or the "
+        "profile page, or with the browser session."
+    ),
+    "VERSION": tomllib.loads((BASE_DIR / "pyproject.toml").read_text())["project"]["version"],
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The documentation page's JavaScript and CSS come from drf-spectacular-sidecar: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Several models have a `kind`; name each choice set after its model so the schema is stable.
+    "ENUM_NAME_OVERRIDES": {
+        "DocumentKindEnum": "studies.models.Document.Kind",
+        "VariableKindEnum": "studies.models.Variable.Kind",
+        "PendingImportKindEnum": "studies.models.PendingImport.Kind",
+    },
 }

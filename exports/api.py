@@ -5,12 +5,27 @@ from __future__ import annotations
 import json
 
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from exports.base import FIGURE_FORMATS, FORMATS, TABLES, ExportError, ExportTable
+from exports.base import (
+    FIGURE_FORMATS,
+    FORMATS,
+    GROUPS_HELP,
+    MEASURES,
+    TABLES,
+    ExportError,
+    ExportTable,
+)
 from exports.figures import render_figure
 from exports.renderers import render
 from exports.tables import build_table
@@ -38,6 +53,28 @@ def _table(request: Request, slug: str, name: str) -> ExportTable:
         raise serializers.ValidationError({"detail": str(exc)}) from None
 
 
+TABLE_PARAMETERS = [
+    OpenApiParameter("by", str, description=GROUPS_HELP),
+    OpenApiParameter("measure", str, enum=[*MEASURES, "jaccard"]),
+    OpenApiParameter("layer", str, description="consensus, all, or a username"),
+    OpenApiParameter("rollup", bool),
+]
+
+
+@extend_schema(
+    parameters=TABLE_PARAMETERS,
+    responses=inline_serializer(
+        "ExportTable",
+        {
+            "table": serializers.CharField(),
+            "title": serializers.CharField(),
+            "meta": serializers.DictField(),
+            "notes": serializers.ListField(child=serializers.CharField()),
+            "columns": serializers.ListField(child=serializers.CharField()),
+            "rows": serializers.ListField(child=serializers.ListField()),
+        },
+    ),
+)
 @api_view(["GET"])
 def export_table(request: Request, slug: str, name: str) -> Response:
     """A table as JSON: {table, title, meta, notes, columns, rows} in tidy form."""
@@ -45,6 +82,15 @@ def export_table(request: Request, slug: str, name: str) -> Response:
     return Response(json.loads(content))
 
 
+@extend_schema(
+    parameters=[
+        *TABLE_PARAMETERS,
+        OpenApiParameter("figure", str, enum=["heatmap", "bars", "stacked"]),
+        OpenApiParameter("size", str, enum=["single", "double"]),
+        OpenApiParameter("bom", bool),
+    ],
+    responses={(200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The file")},
+)
 @api_view(["GET"])
 def export_file(request: Request, slug: str, name: str, fmt: str) -> HttpResponse:
     """A table or figure as a file, e.g. /api/v1/studies/demo/exports/crosstab.xlsx?by=country."""

@@ -6,7 +6,10 @@ scripts; keep them.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import re
+import secrets
 import uuid
 
 from django.conf import settings
@@ -14,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from django_countries.fields import CountryField
 
 # A BCP 47 language tag, loosely: a 2-3 letter language, then subtags ("en-GB", "zh-Hant-TW").
@@ -323,3 +327,71 @@ class PendingImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.filename}"
+
+
+class APITokenQuerySet(models.QuerySet["APIToken"]):
+    def active(self) -> APITokenQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class APIToken(models.Model):
+    """A personal token for scripts (`Authorization: Token clq_...`). Only the SHA-256 of the
+    secret is kept: a leaked database does not leak working tokens, and the owner sees the
+    secret once, when it is made. The prefix (its first characters) tells tokens apart."""
+
+    SCHEME = "clq_"
+    PREFIX_LENGTH = 8
+    # last_used_at is written at most this often, so a busy script does not write on every call.
+    TOUCH_INTERVAL_SECONDS = 60
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=PREFIX_LENGTH)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = APITokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def hash_of(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, *, user: object, name: str) -> tuple[APIToken, str]:
+        """A new token and its secret; the secret is returned here and nowhere else."""
+        secret = cls.SCHEME + secrets.token_urlsafe(32)
+        token = cls.objects.create(
+            user=user, name=name, prefix=secret[: cls.PREFIX_LENGTH], key_hash=cls.hash_of(secret)
+        )
+        return token, secret
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])
+
+    def touch(self) -> None:
+        """Record a use, at most once per TOUCH_INTERVAL_SECONDS; a conditional UPDATE, so
+        concurrent requests do not each write."""
+        now = timezone.now()
+        stale = now - dt.timedelta(seconds=self.TOUCH_INTERVAL_SECONDS)
+        if self.last_used_at is not None and self.last_used_at > stale:
+            return
+        APIToken.objects.filter(pk=self.pk).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale)
+        ).update(last_used_at=now)
+        self.last_used_at = now

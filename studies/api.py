@@ -1,0 +1,778 @@
+"""REST endpoints of a study and what it holds, under /api/v1/studies/{slug}/.
+
+Every endpoint reaches its rows through one door: the studies a user may see are
+`Study.objects.for_user(user)`, and everything nested under a study goes through
+`get_study_for_user`, so an outsider gets 404 and a member below the needed role 403, exactly as
+in the web UI. Writes go through the same services as the web UI (`coding.services` for the
+codebook, `studies.services` for imports), so their rules hold here too.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import django_filters
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, QuerySet, Subquery
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from coding.models import Assignment, Code, Coding, code_paths
+from coding.services import CodebookError, create_code, delete_code, move_code, update_code
+from studies.access import get_study_for_user
+from studies.importers import FileRejected
+from studies.models import (
+    Document,
+    Membership,
+    Participant,
+    Study,
+    Variable,
+    Workshop,
+    validate_language_tag,
+)
+from studies.services import (
+    apply_roster,
+    describe_outcomes,
+    import_transcripts,
+    plan_roster,
+    preview_transcript,
+)
+
+OWNER = Membership.Role.OWNER
+CODER = Membership.Role.CODER
+VIEWER = Membership.Role.VIEWER
+SLUG_REGEX = r"[-a-zA-Z0-9_]+"
+
+
+def schema_only(view: object) -> bool:
+    """drf-spectacular builds the schema from views without a request's URL kwargs."""
+    return bool(getattr(view, "swagger_fake_view", False))
+
+
+def truthy(value: object) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+# --- Studies --------------------------------------------------------------------------------
+
+
+class StudySerializer(serializers.ModelSerializer):
+    role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Study
+        fields = ["slug", "name", "description", "blind_coding", "role", "created_at"]
+        read_only_fields = ["slug", "role", "created_at"]
+
+    def get_role(self, study: Study) -> str | None:
+        user = self.context["request"].user
+        return getattr(study, "my_role", None) or (OWNER if user.is_superuser else None)
+
+
+class StudyDetailSerializer(StudySerializer):
+    counts = serializers.SerializerMethodField()
+
+    class Meta(StudySerializer.Meta):
+        fields = [*StudySerializer.Meta.fields, "counts"]
+
+    def get_counts(self, study: Study) -> dict[str, int]:
+        """What the study holds. The codings count is what this user may see (blind coding)."""
+        role = self.get_role(study)
+        codings = Coding.objects.filter(document__study=study).visible_to(
+            study, self.context["request"].user, role or VIEWER
+        )
+        return {
+            "workshops": study.workshops.count(),
+            "participants": study.participants.count(),
+            "variables": study.variables.count(),
+            "documents": study.documents.count(),
+            "codes": study.codes.count(),
+            "codings": codings.count(),
+            "members": study.memberships.count(),
+        }
+
+
+class StudyViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The studies the user belongs to; owners change a study's name, description and blind
+    coding switch."""
+
+    lookup_field = "slug"
+    lookup_value_regex = SLUG_REGEX
+    http_method_names = ["get", "patch", "head", "options"]
+    ordering_fields = ["name", "slug", "created_at"]
+    ordering = ["name"]
+
+    def get_serializer_class(self) -> type[serializers.Serializer]:
+        return StudySerializer if self.action == "list" else StudyDetailSerializer
+
+    def get_queryset(self) -> QuerySet[Study]:
+        if schema_only(self):
+            return Study.objects.none()
+        user = self.request.user
+        role = Membership.objects.filter(study=OuterRef("pk"), user=user).values("role")[:1]
+        return Study.objects.for_user(user).annotate(my_role=Subquery(role))
+
+    def get_object(self) -> Study:
+        study = super().get_object()
+        # Checked before the body is validated, so a viewer learns "not allowed", not "invalid".
+        if self.request.method not in SAFE_METHODS:
+            role = study.my_role or (OWNER if self.request.user.is_superuser else None)
+            if role != OWNER:
+                raise PermissionDenied("Only the study's owners change it.")
+        return study
+
+
+# --- The base of everything nested under a study --------------------------------------------
+
+
+class StudyScopedViewSet(viewsets.GenericViewSet):
+    """Resolves `self.study` from the URL's slug before any handler runs: readers need
+    `read_role`, writers `write_role`."""
+
+    read_role: str = VIEWER
+    write_role: str = OWNER
+    study: Study
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        needed = self.read_role if request.method in SAFE_METHODS else self.write_role
+        self.study = get_study_for_user(request.user, kwargs["slug"], min_role=needed)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        if hasattr(self, "study"):
+            context["study"] = self.study
+        return context
+
+
+# --- Workshops, participants, variables -----------------------------------------------------
+
+
+class WorkshopSerializer(serializers.ModelSerializer):
+    country = serializers.CharField(source="country.code", read_only=True)
+
+    class Meta:
+        model = Workshop
+        fields = [
+            "id",
+            "code",
+            "country",
+            "site",
+            "date",
+            "language",
+            "facilitators",
+            "notes",
+        ]
+
+
+class WorkshopViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StudyScopedViewSet):
+    serializer_class = WorkshopSerializer
+    ordering_fields = ["code", "date", "country", "id"]
+    ordering = ["code"]
+
+    def get_queryset(self) -> QuerySet[Workshop]:
+        if schema_only(self):
+            return Workshop.objects.none()
+        return Workshop.objects.filter(study=self.study)
+
+
+class ParticipantSerializer(serializers.ModelSerializer):
+    workshop = serializers.CharField(source="workshop.code", read_only=True)
+    aliases = serializers.ListField(source="alias_list", child=serializers.CharField())
+    values = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Participant
+        fields = ["id", "code", "workshop", "aliases", "values"]
+
+    def get_values(self, participant: Participant) -> dict[str, str]:
+        """{variable name: value}, for the variables this participant has a value of."""
+        return {value.variable.name: value.value for value in participant.values.all()}
+
+
+class ParticipantFilter(django_filters.FilterSet):
+    workshop = django_filters.CharFilter(field_name="workshop__code")
+
+    class Meta:
+        model = Participant
+        fields = ["workshop"]
+
+
+class ParticipantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StudyScopedViewSet):
+    serializer_class = ParticipantSerializer
+    filterset_class = ParticipantFilter
+    ordering_fields = ["code", "id"]
+    ordering = ["code"]
+
+    def get_queryset(self) -> QuerySet[Participant]:
+        if schema_only(self):
+            return Participant.objects.none()
+        return (
+            Participant.objects.filter(study=self.study)
+            .select_related("workshop")
+            .prefetch_related("values__variable")
+        )
+
+
+class VariableSerializer(serializers.ModelSerializer):
+    choices = serializers.ListField(source="choice_list", child=serializers.CharField())
+
+    class Meta:
+        model = Variable
+        fields = ["id", "name", "kind", "choices", "order"]
+
+
+class VariableViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StudyScopedViewSet):
+    serializer_class = VariableSerializer
+    ordering_fields = ["order", "name", "id"]
+    ordering = ["order", "name"]
+
+    def get_queryset(self) -> QuerySet[Variable]:
+        if schema_only(self):
+            return Variable.objects.none()
+        return Variable.objects.filter(study=self.study)
+
+
+# --- Documents ------------------------------------------------------------------------------
+
+
+class DocumentSerializer(serializers.ModelSerializer):
+    workshop = serializers.CharField(source="workshop.code", read_only=True, default=None)
+
+    class Meta:
+        model = Document
+        fields = [
+            "id",
+            "title",
+            "kind",
+            "workshop",
+            "language",
+            "word_count",
+            "text_length",
+            "source_name",
+            "source_format",
+            "created_at",
+        ]
+
+
+class DocumentDetailSerializer(DocumentSerializer):
+    """The text and, as compact rows, its turns [seq, speaker, participant code, start, end,
+    start_ms, end_ms] and sentences [start, end]: code point offsets into `text`."""
+
+    turns = serializers.SerializerMethodField()
+    sentences = serializers.SerializerMethodField()
+
+    class Meta(DocumentSerializer.Meta):
+        fields = [*DocumentSerializer.Meta.fields, "text", "turns", "sentences"]
+
+    def get_turns(self, document: Document) -> list[list[Any]]:
+        return [
+            list(row)
+            for row in document.turns.order_by("seq").values_list(
+                "seq", "speaker", "participant__code", "start", "end", "start_ms", "end_ms"
+            )
+        ]
+
+    def get_sentences(self, document: Document) -> list[list[int]]:
+        return [list(row) for row in document.sentences.order_by("seq").values_list("start", "end")]
+
+
+class DocumentFilter(django_filters.FilterSet):
+    workshop = django_filters.CharFilter(field_name="workshop__code")
+
+    class Meta:
+        model = Document
+        fields = ["workshop", "kind", "language"]
+
+
+class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StudyScopedViewSet):
+    filterset_class = DocumentFilter
+    ordering_fields = ["title", "created_at", "word_count", "id"]
+    ordering = ["title"]
+
+    def get_serializer_class(self) -> type[serializers.Serializer]:
+        return DocumentDetailSerializer if self.action == "retrieve" else DocumentSerializer
+
+    def get_queryset(self) -> QuerySet[Document]:
+        if schema_only(self):
+            return Document.objects.none()
+        documents = Document.objects.filter(study=self.study).select_related("workshop")
+        # A list never carries the texts: they can be megabytes each.
+        return documents if self.action == "retrieve" else documents.defer("text")
+
+
+# --- The codebook ---------------------------------------------------------------------------
+
+
+def codebook_refusal(exc: CodebookError) -> serializers.ValidationError:
+    return serializers.ValidationError({exc.field or "non_field_errors": [str(exc)]})
+
+
+class CodeSerializer(serializers.ModelSerializer):
+    parent = serializers.PrimaryKeyRelatedField(
+        queryset=Code.objects.none(), allow_null=True, required=False
+    )
+    path = serializers.SerializerMethodField()
+    # The codebook's own rules (name clashes, colours, shortcuts) are checked by
+    # coding.services with messages people understand; here only the shapes are.
+    name = serializers.CharField(max_length=200)
+    shortcut = serializers.IntegerField(allow_null=True, required=False)
+
+    class Meta:
+        model = Code
+        fields = [
+            "id",
+            "parent",
+            "name",
+            "path",
+            "colour",
+            "definition",
+            "inclusion",
+            "exclusion",
+            "example",
+            "codable",
+            "shortcut",
+        ]
+        extra_kwargs = {"colour": {"validators": []}}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        study = self.context.get("study")
+        if study is not None:
+            self.fields["parent"].queryset = Code.objects.filter(study=study)
+
+    def get_path(self, code: Code) -> str:
+        paths = self.context.get("paths")
+        if paths is None:
+            paths = code_paths(list(Code.objects.filter(study_id=code.study_id)))
+            self.context["paths"] = paths
+        return paths.get(code.pk) or code.path
+
+
+class CodeViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    StudyScopedViewSet,
+):
+    """The codebook: everyone in the study reads it; owners change it."""
+
+    serializer_class = CodeSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    filterset_fields = ["parent", "codable"]
+    ordering_fields = ["name", "id", "order"]
+    ordering = ["order", "name"]
+
+    def get_queryset(self) -> QuerySet[Code]:
+        if schema_only(self):
+            return Code.objects.none()
+        return Code.objects.filter(study=self.study)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        if hasattr(self, "study"):
+            # Every code's path from one query, whatever the page holds.
+            context["paths"] = code_paths(list(Code.objects.filter(study=self.study)))
+        return context
+
+    def perform_create(self, serializer: CodeSerializer) -> None:
+        fields = dict(serializer.validated_data)
+        try:
+            code = create_code(
+                study=self.study,
+                name=fields.pop("name"),
+                parent=fields.pop("parent", None),
+                **fields,
+            )
+        except CodebookError as exc:
+            raise codebook_refusal(exc) from None
+        serializer.instance = code
+        serializer.context["paths"] = code_paths(list(Code.objects.filter(study=self.study)))
+
+    def perform_update(self, serializer: CodeSerializer) -> None:
+        fields = dict(serializer.validated_data)
+        code = serializer.instance
+        try:
+            with transaction.atomic():
+                if "parent" in fields:
+                    parent = fields.pop("parent")
+                    if parent != code.parent:
+                        code = move_code(code=code, parent=parent)
+                code = update_code(code=code, **fields)
+        except CodebookError as exc:
+            raise codebook_refusal(exc) from None
+        serializer.instance = code
+        serializer.context["paths"] = code_paths(list(Code.objects.filter(study=self.study)))
+
+    def perform_destroy(self, instance: Code) -> None:
+        try:
+            delete_code(code=instance)
+        except CodebookError as exc:
+            raise serializers.ValidationError({"detail": str(exc)}) from None
+
+
+# --- Members --------------------------------------------------------------------------------
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username")
+
+    class Meta:
+        model = Membership
+        fields = ["id", "username", "role"]
+
+    def validate_username(self, value: str) -> Any:
+        if self.instance is not None:
+            raise serializers.ValidationError("A membership's user cannot change.")
+        user = get_user_model().objects.filter(username=value.strip()).first()
+        if user is None:
+            raise serializers.ValidationError(f"There is no user called {value.strip()!r}.")
+        if Membership.objects.filter(study=self.context["study"], user=user).exists():
+            raise serializers.ValidationError(f"{value.strip()} is already a member of this study.")
+        return user
+
+
+class MembershipViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    StudyScopedViewSet,
+):
+    """Members see who is in the study; owners add, change and remove members. A study keeps at
+    least one owner."""
+
+    serializer_class = MembershipSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    filterset_fields = ["role"]
+    ordering_fields = ["role", "user__username", "id"]
+    ordering = ["role", "user__username"]
+
+    def get_queryset(self) -> QuerySet[Membership]:
+        if schema_only(self):
+            return Membership.objects.none()
+        return Membership.objects.filter(study=self.study).select_related("user")
+
+    def _refuse_last_owner(self, membership: Membership, what: str) -> None:
+        # Locked, so that two owners demoting each other at once cannot both succeed.
+        owners = list(
+            Membership.objects.select_for_update()
+            .filter(study=self.study, role=OWNER)
+            .values_list("pk", flat=True)
+        )
+        if owners == [membership.pk]:
+            name = membership.user.get_username()
+            raise serializers.ValidationError({"role": [f"{name} is the only owner; {what}."]})
+
+    def perform_create(self, serializer: MembershipSerializer) -> None:
+        user = serializer.validated_data["user"]["username"]
+        try:
+            with transaction.atomic():
+                serializer.instance = Membership.objects.create(
+                    study=self.study, user=user, role=serializer.validated_data.get("role", VIEWER)
+                )
+        except IntegrityError:
+            raise serializers.ValidationError(
+                {"username": [f"{user.get_username()} is already a member of this study."]}
+            ) from None
+
+    def perform_update(self, serializer: MembershipSerializer) -> None:
+        role = serializer.validated_data.get("role")
+        with transaction.atomic():
+            if role is not None and role != OWNER:
+                self._refuse_last_owner(serializer.instance, "add another owner first")
+            serializer.save()
+
+    def perform_destroy(self, instance: Membership) -> None:
+        with transaction.atomic():
+            self._refuse_last_owner(instance, "they cannot be removed")
+            instance.delete()
+
+
+# --- Assignments ----------------------------------------------------------------------------
+
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    document = serializers.PrimaryKeyRelatedField(queryset=Document.objects.none())
+    coder = serializers.SlugRelatedField(
+        slug_field="username", queryset=get_user_model().objects.none()
+    )
+    assigned_by = serializers.CharField(source="assigned_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = Assignment
+        fields = ["id", "document", "coder", "status", "assigned_by", "created_at", "updated_at"]
+        read_only_fields = ["id", "assigned_by", "created_at", "updated_at"]
+        validators: list = []  # the unique pair is refused below with a sentence
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        study = self.context.get("study")
+        if study is not None:
+            self.fields["document"].queryset = Document.objects.filter(study=study)
+            # Assignments go to the people who code: coders and owners (as in the web UI).
+            self.fields["coder"].queryset = get_user_model().objects.filter(
+                memberships__study=study, memberships__role__in=[CODER, OWNER]
+            )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if self.instance is not None:
+            changed = sorted(set(attrs) - {"status"})
+            if changed:
+                raise serializers.ValidationError(
+                    {name: ["Only an assignment's status can change."] for name in changed}
+                )
+        elif Assignment.objects.filter(document=attrs["document"], coder=attrs["coder"]).exists():
+            raise serializers.ValidationError(
+                {"coder": [f"{attrs['coder'].get_username()} is already assigned this document."]}
+            )
+        return attrs
+
+
+class AssignmentFilter(django_filters.FilterSet):
+    coder = django_filters.CharFilter(field_name="coder__username")
+
+    class Meta:
+        model = Assignment
+        fields = ["coder", "document", "status"]
+
+
+class AssignmentViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    StudyScopedViewSet,
+):
+    """Owners assign documents to coders and see every assignment; everyone else sees their own
+    queue. A coder updates the status of their own assignments."""
+
+    serializer_class = AssignmentSerializer
+    filterset_class = AssignmentFilter
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    ordering_fields = ["status", "created_at", "updated_at", "id", "document__title"]
+    ordering = ["document__title", "coder__username"]
+
+    @property
+    def write_role(self) -> str:  # type: ignore[override]
+        return CODER if self.request.method == "PATCH" else OWNER
+
+    def get_queryset(self) -> QuerySet[Assignment]:
+        if schema_only(self):
+            return Assignment.objects.none()
+        assignments = Assignment.objects.filter(document__study=self.study).select_related(
+            "coder", "assigned_by", "document"
+        )
+        if self.study.user_role != OWNER:
+            assignments = assignments.filter(coder=self.request.user)
+        return assignments
+
+    def perform_create(self, serializer: AssignmentSerializer) -> None:
+        try:
+            with transaction.atomic():
+                serializer.save(assigned_by=self.request.user)
+        except IntegrityError:
+            raise serializers.ValidationError(
+                {"coder": ["That coder is already assigned this document."]}
+            ) from None
+
+    def perform_update(self, serializer: AssignmentSerializer) -> None:
+        if serializer.instance.coder_id != self.request.user.pk:
+            raise PermissionDenied("Only the assigned coder changes an assignment's status.")
+        serializer.save()
+
+
+# --- Imports --------------------------------------------------------------------------------
+
+
+def rejected(exc: FileRejected) -> Response:
+    return Response({"file": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+
+
+def uploaded(request: Request, name: str) -> list[tuple[str, bytes]]:
+    return [(upload.name, upload.read()) for upload in request.FILES.getlist(name)]
+
+
+class RosterUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    confirm = serializers.BooleanField(required=False)
+
+
+class TranscriptUploadSerializer(serializers.Serializer):
+    workshop = serializers.CharField()
+    files = serializers.ListField(child=serializers.FileField())
+    language = serializers.CharField(required=False)
+    mapping = serializers.CharField(required=False, help_text="JSON: {speaker label: code}")
+    confirm = serializers.BooleanField(required=False)
+
+
+class RosterImportView(APIView):
+    """POST a roster (.csv/.xlsx) as `file`: the plan, writing nothing; with `confirm=1` (query
+    or form field) the plan is applied. Owners only."""
+
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request=RosterUploadSerializer, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request, slug: str) -> Response:
+        study = get_study_for_user(request.user, slug, min_role=OWNER)
+        files = uploaded(request, "file")
+        if len(files) != 1:
+            return Response(
+                {"file": ["Upload one roster file (.csv or .xlsx) as 'file'."]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        [(filename, data)] = files
+        confirm = truthy(request.query_params.get("confirm")) or truthy(request.data.get("confirm"))
+        try:
+            plan = plan_roster(study=study, filename=filename, data=data)
+        except FileRejected as exc:
+            return rejected(exc)
+        if confirm:
+            apply_roster(study=study, plan=plan)
+        return Response(
+            {
+                "applied": confirm and plan.has_changes,
+                "summary": plan.summary(),
+                "rows": plan.rows,
+                "workshops_new": plan.workshops_new,
+                "workshops_changed": plan.workshops_changed,
+                "participants_new": plan.participants_new,
+                "participants_changed": plan.participants_changed,
+                "participants_unchanged": plan.participants_unchanged,
+                "variables_new": [{"name": n, "kind": k} for n, k in plan.variables_new],
+            }
+        )
+
+
+class TranscriptImportView(APIView):
+    """POST transcripts as `files` (one or more) with `workshop` (its code), optional
+    `language` and `mapping` (JSON: {speaker label: participant code, or "" for a
+    non-participant}): a preview per file, writing nothing; with `confirm=1` they are imported
+    all together or not at all. Owners only."""
+
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request=TranscriptUploadSerializer, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request, slug: str) -> Response:
+        study = get_study_for_user(request.user, slug, min_role=OWNER)
+        errors: dict[str, list[str]] = {}
+        code = str(request.data.get("workshop", "")).strip()
+        workshop = study.workshops.filter(code=code).first() if code else None
+        if workshop is None:
+            errors["workshop"] = [
+                f"No workshop {code!r} in this study." if code else "Name the workshop's code."
+            ]
+        files = uploaded(request, "files") + uploaded(request, "file")
+        if not files:
+            errors["files"] = ["Upload one or more transcripts as 'files'."]
+        language = str(request.data.get("language", "")).strip() or None
+        if language:
+            try:
+                validate_language_tag(language)
+            except DjangoValidationError as exc:
+                errors["language"] = list(exc.messages)
+        mapping: dict[str, str] | None = None
+        raw_mapping = request.data.get("mapping")
+        if raw_mapping:
+            try:
+                mapping = json.loads(raw_mapping)
+            except ValueError:
+                mapping = None
+            if not isinstance(mapping, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
+            ):
+                errors["mapping"] = [
+                    'A JSON object of speaker label to participant code ("" for a '
+                    'non-participant), e.g. {"Anna": "P01", "Note taker": ""}.'
+                ]
+        if errors:
+            return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+        confirm = truthy(request.query_params.get("confirm")) or truthy(request.data.get("confirm"))
+        try:
+            if confirm:
+                outcomes = import_transcripts(
+                    study=study,
+                    workshop=workshop,
+                    files=files,
+                    user=request.user,
+                    mapping=mapping,
+                    language=language,
+                )
+                return Response(
+                    {
+                        "applied": True,
+                        "summary": describe_outcomes(outcomes),
+                        "documents": [
+                            {
+                                "id": o.document.pk,
+                                "title": o.document.title,
+                                "status": o.status,
+                                "turns": o.turns,
+                                "sentences": o.sentences,
+                                "words": o.words,
+                            }
+                            for o in outcomes
+                        ],
+                    }
+                )
+            previews = [
+                preview_transcript(
+                    study=study, workshop=workshop, filename=name, data=data, mapping=mapping
+                )
+                for name, data in files
+            ]
+        except FileRejected as exc:
+            return rejected(exc)
+        except ValueError as exc:  # a mapping to an unknown participant
+            return Response({"mapping": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            {
+                "applied": False,
+                "workshop": workshop.code,
+                "language": language or workshop.language,
+                "files": [
+                    {
+                        "filename": p.filename,
+                        "title": p.title,
+                        "status": p.status,
+                        "reason": p.reason,
+                        "format": p.parsed.format,
+                        "turns": len(p.parsed.turns),
+                        "words": p.word_count,
+                        "speakers": [
+                            {
+                                "label": s.label,
+                                "turns": s.turns,
+                                "words": s.words,
+                                "match": s.match.how,
+                                "participant": s.match.participant.code
+                                if s.match.participant
+                                else None,
+                            }
+                            for s in p.speakers
+                        ],
+                        "unmatched": p.unmatched,
+                    }
+                    for p in previews
+                ],
+            }
+        )
