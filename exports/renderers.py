@@ -26,6 +26,7 @@ import json
 import math
 import numbers
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
@@ -372,14 +373,16 @@ def is_total_row(row: Sequence[object]) -> bool:
 # --- The exporters --------------------------------------------------------------------------
 
 
-class Renderer:
+class Renderer(ABC):
+    """One output format: every exporter renders a table to the bytes of one file."""
+
     identifier: ClassVar[str]
     verbose_name: ClassVar[str]
     content_type: ClassVar[str]
     extension: ClassVar[str]
 
-    def render(self, table: ExportTable, **options: Any) -> bytes:
-        raise NotImplementedError
+    @abstractmethod
+    def render(self, table: ExportTable, **options: Any) -> bytes: ...
 
 
 class XlsxRenderer(Renderer):
