@@ -525,7 +525,7 @@ def csv_bytes(headers: Sequence[str], rows: Iterable[Sequence[Cell]]) -> bytes:
     """A CSV file (UTF-8 with a BOM, so that Excel reads the accents) whose user text cannot
     act as a formula: a cell starting with = + - @ tab or CR gets a leading ' (and defusedcsv
     handles | and %). The writer is shared with the study's table exports."""
-    from exports.renderers import write_csv
+    from studies.sheets import write_csv
 
     return write_csv(headers, rows, bom=True)
 
@@ -536,7 +536,7 @@ def xlsx_bytes(headers: Sequence[str], rows: Iterable[Sequence[Cell]], *, title:
     The sheet writer is shared with the study's table exports."""
     from openpyxl import Workbook
 
-    from exports.renderers import sheet_title, write_sheet
+    from studies.sheets import sheet_title, write_sheet
 
     workbook = Workbook()
     sheet = workbook.active
