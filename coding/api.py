@@ -1,55 +1,99 @@
-"""REST endpoints of the coding workbench: codings, memos and suggestion decisions.
+"""REST endpoints of the coding workbench: codings, memos, suggestion decisions, the codebook,
+assignments and agreement.
 
-Creating a coding is the hottest path of the product (every click of every coder), so it is
-written to cost a fixed, small number of queries however long the document or however many
-codings it has: the text is never loaded, only its stored length is read.
+Every coding is written by `coding.services.apply_codings` (one or a thousand at once), so the
+API, the web pages, search and adjudication check spans and move assignments in one way. What a
+person may see goes through one door: `Coding.objects.visible_to(access)` and
+`Memo.objects.visible_to(access)`, decided by `studies.access.Access.sees_others`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
+import django_filters
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import api_view
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from coding.models import Assignment, Code, Coding, Memo, SuggestionDecision
+from coding.models import Assignment, Code, Coding, Memo, SuggestionDecision, code_paths
 from coding.reliability import UNITS, compute_reliability
-from studies.access import get_study_for_user, require_role, role_in
+from coding.services import (
+    CodebookError,
+    CodingSpan,
+    CodingsRefused,
+    apply_codings,
+    create_code,
+    delete_code,
+    may_change,
+    move_code,
+    recode_coding,
+    remove_codings,
+    update_code,
+)
+from studies.access import Access, get_study_for_user, require_role, role_in
+from studies.api import StudyScopedViewSet, schema_only
 from studies.models import Document, Membership, Study
 
-
-@dataclass(frozen=True)
-class DocumentScope:
-    id: int
-    study_id: int
-    length: int
-    blind: bool
-    role: str
+OWNER = Membership.Role.OWNER
+CODER = Membership.Role.CODER
+VIEWER = Membership.Role.VIEWER
+BULK_MAX = 1000
 
 
-def document_scope(user: object, document_id: object, *, min_role: str) -> DocumentScope:
-    """The document's study, text length and the user's role, in two small queries. An outsider
-    gets 404 as if the document did not exist."""
+def study_counts(access: Access) -> dict[str, int]:
+    """The codebook's codes and the codings `access` may see, for the study's `counts`."""
+    codings = Coding.objects.filter(document__study=access.study).visible_to(access)
+    return {"codes": access.study.codes.count(), "codings": codings.count()}
+
+
+def document_access(user: object, document_id: object, *, min_role: str) -> tuple[int, Access]:
+    """The document's id and the user's access to its study, in two small queries. An outsider
+    gets 404 as if the document did not exist; a member below `min_role` 403."""
     try:
         document_id = int(document_id)
     except (TypeError, ValueError):
         raise serializers.ValidationError({"document": ["A document id is a number."]}) from None
     row = (
         Document.objects.filter(pk=document_id)
-        .values_list("study_id", "text_length", "study__blind_coding")
+        .values_list("study_id", "study__blind_coding")
         .first()
     )
     if row is None:
         raise Http404("No such document.")
     role = require_role(role_in(row[0], user), min_role)
-    return DocumentScope(document_id, row[0], row[1], row[2], role)
+    return document_id, Access(Study(pk=row[0], blind_coding=row[1]), user, role)
+
+
+def refused(exc: CodingsRefused, *, single: bool) -> Exception:
+    """The API's answer to refused codings: one coding's field errors, or every item's by its
+    index; a single coding in a document the user may not see is not found (404)."""
+    if single:
+        if exc.hidden:
+            return Http404("No such document.")
+        return serializers.ValidationError(exc.errors[0])
+    return serializers.ValidationError({"items": {str(i): e for i, e in exc.errors.items()}})
+
+
+def write(request: Request, spans: list[CodingSpan], *, single: bool) -> Any:
+    try:
+        return apply_codings(user=request.user, spans=spans)
+    except CodingsRefused as exc:
+        raise refused(exc, single=single) from None
+    except DjangoPermissionDenied as exc:
+        raise PermissionDenied(str(exc)) from None
+
+
+# --- Codings --------------------------------------------------------------------------------
 
 
 class CodingSerializer(serializers.ModelSerializer):
@@ -62,48 +106,16 @@ class CodingSerializer(serializers.ModelSerializer):
         fields = ["id", "document", "code", "coder", "start", "end", "consensus", "created_at"]
         read_only_fields = ["id", "coder", "created_at"]
 
-    def validate(self, attrs: dict) -> dict:
-        request = self.context["request"]
-        if self.instance is not None:
-            # Only the code of an existing coding may change (recode); its span stays.
-            changed = {k for k in attrs if k != "code_id"}
-            if changed:
-                raise serializers.ValidationError(
-                    {name: ["Only the code of a coding can change."] for name in changed}
-                )
-            scope = document_scope(
-                request.user, self.instance.document_id, min_role=Membership.Role.CODER
-            )
-        else:
-            scope = document_scope(
-                request.user, attrs["document_id"], min_role=Membership.Role.CODER
-            )
-            start, end = attrs["start"], attrs["end"]
-            if end <= start:
-                raise serializers.ValidationError({"end": ["end must be greater than start."]})
-            if end > scope.length:
-                raise serializers.ValidationError(
-                    {"end": [f"end {end} is past the end of the text ({scope.length})."]}
-                )
-            if attrs.get("consensus") and scope.role != Membership.Role.OWNER:
-                raise serializers.ValidationError(
-                    {"consensus": ["Only the study's owners write the consensus layer."]}
-                )
-        code = (
-            Code.objects.filter(pk=attrs["code_id"], study_id=scope.study_id)
-            .values_list("codable", flat=True)
-            .first()
-            if "code_id" in attrs
-            else True
+    def span(self) -> CodingSpan:
+        """The validated shape as a span to write; the rules are apply_codings'."""
+        data = self.validated_data
+        return CodingSpan(
+            document=data["document_id"],
+            code=data["code_id"],
+            start=data["start"],
+            end=data["end"],
+            consensus=data.get("consensus", False),
         )
-        if code is None:
-            raise serializers.ValidationError({"code": ["No such code in this study."]})
-        if code is False:
-            raise serializers.ValidationError(
-                {"code": ["This code groups others and cannot be applied itself."]}
-            )
-        attrs["scope"] = scope
-        return attrs
 
 
 def coding_or_404(pk: object) -> Coding:
@@ -117,96 +129,139 @@ def coding_or_404(pk: object) -> Coding:
 
 
 class CodingViewSet(viewsets.GenericViewSet):
+    """Codings of one document (`?document=ID`, narrowed by `code`, an id, and `coder`, a
+    username); blind coding applies first, so a filter never reaches past what the user may
+    see. A coder creates, recodes and removes their own codings; owners also the consensus."""
+
     serializer_class = CodingSerializer
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Coding]:
         return Coding.objects.select_related("coder")
 
     def list(self, request: Request) -> Response:
-        scope = document_scope(
-            request.user, request.query_params.get("document"), min_role=Membership.Role.VIEWER
+        document_id, access = document_access(
+            request.user, request.query_params.get("document"), min_role=VIEWER
         )
-        study = Study(pk=scope.study_id, blind_coding=scope.blind)
-        codings = (
-            Coding.objects.filter(document_id=scope.id)
-            .visible_to(study, request.user, scope.role)
-            .select_related("coder")
-            .order_by("start", "end", "pk")
-        )
+        codings = Coding.objects.filter(document_id=document_id).visible_to(access)
+        code = request.query_params.get("code")
+        if code:
+            if not code.isdigit():
+                raise serializers.ValidationError({"code": ["A code id is a number."]})
+            codings = codings.filter(code_id=int(code))
+        coder = request.query_params.get("coder")
+        if coder:
+            codings = codings.filter(coder__username=coder)
+        codings = codings.select_related("coder").order_by("start", "end", "pk")
         return Response(CodingSerializer(codings, many=True).data)
 
     def create(self, request: Request) -> Response:
-        serializer = CodingSerializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        scope: DocumentScope = data.pop("scope")
-        fields = {
-            "document_id": scope.id,
-            "code_id": data["code_id"],
-            "coder": request.user,
-            "start": data["start"],
-            "end": data["end"],
-            "consensus": data.get("consensus", False),
-        }
-        try:
-            with transaction.atomic():
-                coding = Coding.objects.create(**fields)
-        except IntegrityError:
+        serializer = CodingSerializer(data=request.data)
+        if not serializer.is_valid():
+            # Access comes first: an outsider learns "not found", not what is wrong with the rest.
+            document_access(request.user, request.data.get("document"), min_role=CODER)
+            raise serializers.ValidationError(serializer.errors)
+        result = write(request, [serializer.span()], single=True)
+        if result.existing:
             # The same span, code and coder again (a double click): the coding already exists.
-            coding = Coding.objects.get(**fields)
-            return Response(CodingSerializer(coding).data, status=status.HTTP_200_OK)
-        if not fields["consensus"]:
-            Assignment.objects.filter(
-                document_id=scope.id, coder=request.user, status=Assignment.Status.NOT_STARTED
-            ).update(status=Assignment.Status.IN_PROGRESS)
-        return Response(CodingSerializer(coding).data, status=status.HTTP_201_CREATED)
+            return Response(CodingSerializer(result.existing[0]).data, status=status.HTTP_200_OK)
+        return Response(CodingSerializer(result.created[0]).data, status=status.HTTP_201_CREATED)
 
-    def _own_coding(self, request: Request, pk: str) -> Coding:
+    def _visible(self, request: Request, pk: str) -> tuple[Coding, Access]:
         coding = coding_or_404(pk)
-        scope = document_scope(request.user, coding.document_id, min_role=Membership.Role.VIEWER)
-        visible = Coding.objects.filter(pk=coding.pk).visible_to(
-            Study(pk=scope.study_id, blind_coding=scope.blind), request.user, scope.role
-        )
-        if not visible.exists():
+        _id, access = document_access(request.user, coding.document_id, min_role=VIEWER)
+        if not Coding.objects.filter(pk=coding.pk).visible_to(access).exists():
             raise Http404("No such coding.")
-        mine = coding.coder_id == request.user.pk and scope.role != Membership.Role.VIEWER
-        adjudicator = coding.consensus and scope.role == Membership.Role.OWNER
-        if not (mine or adjudicator):
+        return coding, access
+
+    def _changeable(self, request: Request, pk: str) -> tuple[Coding, Access]:
+        coding, access = self._visible(request, pk)
+        if not may_change(access, coding):
             raise PermissionDenied("Only the coder who made a coding can change or remove it.")
-        return coding
+        return coding, access
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        coding = coding_or_404(pk)
-        scope = document_scope(request.user, coding.document_id, min_role=Membership.Role.VIEWER)
-        study = Study(pk=scope.study_id, blind_coding=scope.blind)
-        if (
-            not Coding.objects.filter(pk=coding.pk)
-            .visible_to(study, request.user, scope.role)
-            .exists()
-        ):
-            raise Http404("No such coding.")
+        coding, _access = self._visible(request, pk)
         return Response(CodingSerializer(coding).data)
 
     def partial_update(self, request: Request, pk: str) -> Response:
-        coding = self._own_coding(request, pk)
-        serializer = CodingSerializer(
-            coding, data=request.data, partial=True, context={"request": request}
-        )
+        coding, _access = self._changeable(request, pk)
+        serializer = CodingSerializer(coding, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        coding.code_id = serializer.validated_data.get("code_id", coding.code_id)
-        try:
-            with transaction.atomic():
-                coding.save(update_fields=["code"])
-        except IntegrityError:
-            return Response(
-                {"code": ["You already applied that code to exactly this span."]},
-                status=status.HTTP_400_BAD_REQUEST,
+        # Only the code of an existing coding may change (recode); its span stays.
+        changed = sorted(k for k in request.data if k != "code")
+        if changed:
+            raise serializers.ValidationError(
+                {name: ["Only the code of a coding can change."] for name in changed}
             )
+        code_id = serializer.validated_data.get("code_id", coding.code_id)
+        try:
+            recode_coding(user=request.user, coding=coding, code_id=code_id)
+        except CodingsRefused as exc:
+            raise refused(exc, single=True) from None
         return Response(CodingSerializer(coding).data)
 
     def destroy(self, request: Request, pk: str) -> Response:
-        self._own_coding(request, pk).delete()
+        coding, access = self._changeable(request, pk)
+        remove_codings(access=access, codings=[coding])
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _bulk_items(data: object) -> list[object]:
+    """The request's list of codings: the body itself, or its "codings"."""
+    items = data.get("codings") if isinstance(data, dict) else data
+    if not isinstance(items, list) or not items:
+        raise serializers.ValidationError(
+            {"codings": ["Send a non-empty list of {document, code, start, end}."]}
+        )
+    if len(items) > BULK_MAX:
+        raise serializers.ValidationError(
+            {"codings": [f"At most {BULK_MAX} codings per request; this has {len(items)}."]}
+        )
+    return items
+
+
+def _bulk_spans(items: list[object]) -> list[CodingSpan]:
+    """Each item's shape checked like a single POST /codings/; every refusal is reported with its
+    index, and one refusal refuses them all. The rules are then apply_codings' (one query for
+    the whole batch)."""
+    spans: list[CodingSpan] = []
+    errors: dict[str, object] = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors[str(index)] = {"non_field_errors": ["Each item is an object."]}
+            continue
+        serializer = CodingSerializer(data=item)
+        if not serializer.is_valid():
+            errors[str(index)] = serializer.errors
+            continue
+        spans.append(serializer.span())
+    if errors:
+        raise serializers.ValidationError({"items": errors})
+    return spans
+
+
+class BulkCodingsResultSerializer(serializers.Serializer):
+    created = CodingSerializer(many=True)
+    existing = CodingSerializer(many=True)
+
+
+@extend_schema(request=CodingSerializer(many=True), responses={201: BulkCodingsResultSerializer})
+@api_view(["POST"])
+def bulk_codings(request: Request) -> Response:
+    """Apply up to 1000 codings in one transaction, all or nothing. Answers 201 with
+    `created` (new codings) and `existing` (those the user had already made, left as they
+    were), each in the order the items came."""
+    result = write(request, _bulk_spans(_bulk_items(request.data)), single=False)
+    return Response(
+        {
+            "created": CodingSerializer(result.created, many=True).data,
+            "existing": CodingSerializer(result.existing, many=True).data,
+        },
+        status=status.HTTP_201_CREATED,
+    )
+
+
+# --- Memos ----------------------------------------------------------------------------------
 
 
 class MemoSerializer(serializers.ModelSerializer):
@@ -231,7 +286,7 @@ class MemoSerializer(serializers.ModelSerializer):
     def validate(self, attrs: dict) -> dict:
         request = self.context["request"]
         study = attrs.get("study") or self.instance.study
-        require_role(role_in(study, request.user), Membership.Role.CODER)
+        access = Access(study, request.user, require_role(role_in(study, request.user), CODER))
         targets = [name for name in ("document", "code", "coding") if attrs.get(name)]
         if len(targets) > 1:
             raise serializers.ValidationError(
@@ -242,6 +297,11 @@ class MemoSerializer(serializers.ModelSerializer):
             study_id = target.document.study_id if name == "coding" else target.study_id
             if study_id != study.pk:
                 raise serializers.ValidationError({name: ["Not part of this study."]})
+            # A coding the writer may not see (blind coding) does not exist for them.
+            if name == "coding" and not (
+                Coding.objects.filter(pk=target.pk).visible_to(access).exists()
+            ):
+                raise serializers.ValidationError({name: ["No such coding."]})
         return attrs
 
 
@@ -249,10 +309,8 @@ class MemoViewSet(viewsets.ModelViewSet):
     serializer_class = MemoSerializer
     http_method_names = ["get", "post", "patch", "delete"]
 
-    def get_queryset(self):
-        user = self.request.user
-        studies = Study.objects.for_user(user)
-        memos = Memo.objects.filter(study__in=studies).select_related("author", "study")
+    def get_queryset(self) -> QuerySet[Memo]:
+        memos = Memo.objects.for_user(self.request.user).select_related("author", "study")
         for name in ("document", "code", "coding"):
             value = self.request.query_params.get(name)
             if value and value.isdigit():
@@ -275,6 +333,9 @@ class MemoViewSet(viewsets.ModelViewSet):
         instance.delete()
 
 
+# --- Suggestions ----------------------------------------------------------------------------
+
+
 class SuggestionDecisionSerializer(serializers.Serializer):
     document = serializers.IntegerField()
     code = serializers.IntegerField()
@@ -292,41 +353,30 @@ class SuggestionDecisionViewSet(viewsets.GenericViewSet):
         decision = SuggestionDecisionSerializer(data=request.data)
         decision.is_valid(raise_exception=True)
         data = decision.validated_data
+        span = CodingSpan(data["document"], data["code"], data["start"], data["end"])
         coding_data = None
         with transaction.atomic():
             if data["verdict"] == SuggestionDecision.Verdict.ACCEPTED:
-                coding = CodingSerializer(
-                    data={k: data[k] for k in ("document", "code", "start", "end")},
-                    context={"request": request},
-                )
-                coding.is_valid(raise_exception=True)
-                scope = coding.validated_data["scope"]
-                created, _ = Coding.objects.get_or_create(
-                    document_id=scope.id,
-                    code_id=data["code"],
-                    coder=request.user,
-                    start=data["start"],
-                    end=data["end"],
-                    consensus=False,
-                )
-                coding_data = CodingSerializer(created).data
+                result = write(request, [span], single=True)
+                coding_data = CodingSerializer([*result.created, *result.existing][0]).data
             else:
-                scope = document_scope(
-                    request.user, data["document"], min_role=Membership.Role.CODER
-                )
-                if not Code.objects.filter(pk=data["code"], study_id=scope.study_id).exists():
+                _id, access = document_access(request.user, span.document, min_role=CODER)
+                if not Code.objects.filter(pk=span.code, study_id=access.study.pk).exists():
                     raise serializers.ValidationError({"code": ["No such code in this study."]})
             SuggestionDecision.objects.update_or_create(
-                document_id=scope.id,
-                code_id=data["code"],
+                document_id=span.document,
+                code_id=span.code,
                 user=request.user,
-                start=data["start"],
-                end=data["end"],
+                start=span.start,
+                end=span.end,
                 defaults={"verdict": data["verdict"]},
             )
         return Response(
             {"verdict": data["verdict"], "coding": coding_data}, status=status.HTTP_201_CREATED
         )
+
+
+# --- Agreement ------------------------------------------------------------------------------
 
 
 @extend_schema(
@@ -339,10 +389,13 @@ class SuggestionDecisionViewSet(viewsets.GenericViewSet):
 @api_view(["GET"])
 def reliability(request: Request, slug: str) -> Response:
     """Agreement per code and overall, the same JSON as `manage.py reliability`. With blind
-    coding on, only owners may see it: the figures would tell coders about each other's work."""
+    coding on, coders may not see it (the figures would tell them about each other's work);
+    owners and viewers may, as on the Reliability page."""
     study = get_study_for_user(request.user, slug)
-    if study.blind_coding and study.user_role != Membership.Role.OWNER:
-        raise PermissionDenied("While blind coding is on, only owners see agreement figures.")
+    if not study.access.sees_others:
+        raise PermissionDenied(
+            "While blind coding is on, coders do not see agreement figures; owners and viewers do."
+        )
     unit = request.query_params.get("unit", "sentence")
     if unit not in UNITS:
         raise serializers.ValidationError({"unit": [f"Use one of {', '.join(UNITS)}."]})
@@ -363,139 +416,207 @@ def reliability(request: Request, slug: str) -> Response:
     return Response(report.as_json())
 
 
-# --- Filtering the list, and many codings at once -------------------------------------------
-
-BULK_MAX = 1000
+# --- The codebook ---------------------------------------------------------------------------
 
 
-class FilteredCodingViewSet(CodingViewSet):
-    """CodingViewSet whose list also narrows by `code` (an id) and `coder` (a username). Blind
-    coding is applied first, so a filter can never reach past what the user may see."""
-
-    def list(self, request: Request) -> Response:
-        scope = document_scope(
-            request.user, request.query_params.get("document"), min_role=Membership.Role.VIEWER
-        )
-        study = Study(pk=scope.study_id, blind_coding=scope.blind)
-        codings = Coding.objects.filter(document_id=scope.id).visible_to(
-            study, request.user, scope.role
-        )
-        code = request.query_params.get("code")
-        if code:
-            if not code.isdigit():
-                raise serializers.ValidationError({"code": ["A code id is a number."]})
-            codings = codings.filter(code_id=int(code))
-        coder = request.query_params.get("coder")
-        if coder:
-            codings = codings.filter(coder__username=coder)
-        codings = codings.select_related("coder").order_by("start", "end", "pk")
-        return Response(CodingSerializer(codings, many=True).data)
+def codebook_refusal(exc: CodebookError) -> serializers.ValidationError:
+    return serializers.ValidationError({exc.field or "non_field_errors": [str(exc)]})
 
 
-def _bulk_items(data: object) -> list[object]:
-    """The request's list of codings: the body itself, or its "codings"."""
-    items = data.get("codings") if isinstance(data, dict) else data
-    if not isinstance(items, list) or not items:
-        raise serializers.ValidationError(
-            {"codings": ["Send a non-empty list of {document, code, start, end}."]}
-        )
-    if len(items) > BULK_MAX:
-        raise serializers.ValidationError(
-            {"codings": [f"At most {BULK_MAX} codings per request; this has {len(items)}."]}
-        )
-    return items
+class CodeSerializer(serializers.ModelSerializer):
+    parent = serializers.PrimaryKeyRelatedField(
+        queryset=Code.objects.none(), allow_null=True, required=False
+    )
+    path = serializers.SerializerMethodField()
+    # The codebook's own rules (name clashes, colours, shortcuts) are checked by
+    # coding.services with messages people understand; here only the shapes are.
+    name = serializers.CharField(max_length=200)
+    shortcut = serializers.IntegerField(allow_null=True, required=False)
 
-
-def _validated_items(request: Request, items: list[object]) -> list[dict]:
-    """Each item validated exactly like a single POST /codings/; every refusal is reported with
-    its index, and one refusal refuses them all."""
-    rows: list[dict] = []
-    errors: dict[str, object] = {}
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            errors[str(index)] = {"non_field_errors": ["Each item is an object."]}
-            continue
-        serializer = CodingSerializer(data=item, context={"request": request})
-        try:
-            valid = serializer.is_valid()
-        except Http404:
-            # In a batch, a document the user cannot see is this item's fault, not the URL's.
-            errors[str(index)] = {"document": ["No such document."]}
-            continue
-        if not valid:
-            errors[str(index)] = serializer.errors
-            continue
-        data = serializer.validated_data
-        scope: DocumentScope = data["scope"]
-        rows.append(
-            {
-                "document_id": scope.id,
-                "code_id": data["code_id"],
-                "start": data["start"],
-                "end": data["end"],
-                "consensus": data.get("consensus", False),
-            }
-        )
-    if errors:
-        raise serializers.ValidationError({"items": errors})
-    return rows
-
-
-class BulkCodingsResultSerializer(serializers.Serializer):
-    created = CodingSerializer(many=True)
-    existing = CodingSerializer(many=True)
-
-
-@extend_schema(request=CodingSerializer(many=True), responses={201: BulkCodingsResultSerializer})
-@api_view(["POST"])
-def bulk_codings(request: Request) -> Response:
-    """Apply up to 1000 codings in one transaction, all or nothing. Answers 201 with
-    `created` (new codings) and `existing` (those the user had already made, left as they
-    were), each in the order the items came."""
-    rows = _validated_items(request, _bulk_items(request.data))
-    user = request.user
-    keys = list(dict.fromkeys(tuple(sorted(row.items())) for row in rows))
-    wanted = [dict(key) for key in keys]
-    with transaction.atomic():
-        existing_filter = Coding.objects.filter(
-            coder=user,
-            document_id__in={row["document_id"] for row in wanted},
-            code_id__in={row["code_id"] for row in wanted},
-        )
-        existing = {
-            (c.document_id, c.code_id, c.start, c.end, c.consensus): c
-            for c in existing_filter.select_related("coder")
-        }
-        new = [
-            Coding(coder=user, **row)
-            for row in wanted
-            if (row["document_id"], row["code_id"], row["start"], row["end"], row["consensus"])
-            not in existing
+    class Meta:
+        model = Code
+        fields = [
+            "id",
+            "parent",
+            "name",
+            "path",
+            "colour",
+            "definition",
+            "inclusion",
+            "exclusion",
+            "example",
+            "codable",
+            "shortcut",
         ]
+        extra_kwargs = {"colour": {"validators": []}}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        study = self.context.get("study")
+        if study is not None:
+            self.fields["parent"].queryset = Code.objects.filter(study=study)
+
+    def get_path(self, code: Code) -> str:
+        paths = self.context.get("paths")
+        if paths is None:
+            paths = code_paths(list(Code.objects.filter(study_id=code.study_id)))
+            self.context["paths"] = paths
+        return paths.get(code.pk) or code.path
+
+
+class CodeViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    StudyScopedViewSet,
+):
+    """The codebook: everyone in the study reads it; owners change it."""
+
+    serializer_class = CodeSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    filterset_fields = ["parent", "codable"]
+    ordering_fields = ["name", "id", "order"]
+    ordering = ["order", "name"]
+
+    def get_queryset(self) -> QuerySet[Code]:
+        if schema_only(self):
+            return Code.objects.none()
+        return Code.objects.filter(study=self.study)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        if hasattr(self, "study"):
+            # Every code's path from one query, whatever the page holds.
+            context["paths"] = code_paths(list(Code.objects.filter(study=self.study)))
+        return context
+
+    def perform_create(self, serializer: CodeSerializer) -> None:
+        fields = dict(serializer.validated_data)
+        try:
+            code = create_code(
+                study=self.study,
+                name=fields.pop("name"),
+                parent=fields.pop("parent", None),
+                **fields,
+            )
+        except CodebookError as exc:
+            raise codebook_refusal(exc) from None
+        serializer.instance = code
+        serializer.context["paths"] = code_paths(list(Code.objects.filter(study=self.study)))
+
+    def perform_update(self, serializer: CodeSerializer) -> None:
+        fields = dict(serializer.validated_data)
+        code = serializer.instance
         try:
             with transaction.atomic():
-                Coding.objects.bulk_create(new, batch_size=500)
-        except IntegrityError:
-            # An identical request ran at the same moment; this one writes nothing.
-            return Response(
-                {"detail": "Some of these codings were being created at the same time; retry."},
-                status=status.HTTP_409_CONFLICT,
-            )
-        started = {c.document_id for c in new if not c.consensus}
-        if started:
-            Assignment.objects.filter(
-                document_id__in=started, coder=user, status=Assignment.Status.NOT_STARTED
-            ).update(status=Assignment.Status.IN_PROGRESS)
-    already = [
-        existing[(row["document_id"], row["code_id"], row["start"], row["end"], row["consensus"])]
-        for row in wanted
-        if (row["document_id"], row["code_id"], row["start"], row["end"], row["consensus"])
-        in existing
-    ]
-    return Response(
-        {
-            "created": CodingSerializer(new, many=True).data,
-            "existing": CodingSerializer(already, many=True).data,
-        },
-        status=status.HTTP_201_CREATED,
+                if "parent" in fields:
+                    parent = fields.pop("parent")
+                    if parent != code.parent:
+                        code = move_code(code=code, parent=parent)
+                code = update_code(code=code, **fields)
+        except CodebookError as exc:
+            raise codebook_refusal(exc) from None
+        serializer.instance = code
+        serializer.context["paths"] = code_paths(list(Code.objects.filter(study=self.study)))
+
+    def perform_destroy(self, instance: Code) -> None:
+        try:
+            delete_code(code=instance)
+        except CodebookError as exc:
+            raise serializers.ValidationError({"detail": str(exc)}) from None
+
+
+# --- Assignments ----------------------------------------------------------------------------
+
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    document = serializers.PrimaryKeyRelatedField(queryset=Document.objects.none())
+    coder = serializers.SlugRelatedField(
+        slug_field="username", queryset=get_user_model().objects.none()
     )
+    assigned_by = serializers.CharField(source="assigned_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = Assignment
+        fields = ["id", "document", "coder", "status", "assigned_by", "created_at", "updated_at"]
+        read_only_fields = ["id", "assigned_by", "created_at", "updated_at"]
+        validators: list = []  # the unique pair is refused below with a sentence
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        study = self.context.get("study")
+        if study is not None:
+            self.fields["document"].queryset = Document.objects.filter(study=study)
+            # Assignments go to the people who code: coders and owners (as in the web UI).
+            self.fields["coder"].queryset = get_user_model().objects.filter(
+                memberships__study=study, memberships__role__in=[CODER, OWNER]
+            )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if self.instance is not None:
+            changed = sorted(set(attrs) - {"status"})
+            if changed:
+                raise serializers.ValidationError(
+                    {name: ["Only an assignment's status can change."] for name in changed}
+                )
+        elif Assignment.objects.filter(document=attrs["document"], coder=attrs["coder"]).exists():
+            raise serializers.ValidationError(
+                {"coder": [f"{attrs['coder'].get_username()} is already assigned this document."]}
+            )
+        return attrs
+
+
+class AssignmentFilter(django_filters.FilterSet):
+    coder = django_filters.CharFilter(field_name="coder__username")
+
+    class Meta:
+        model = Assignment
+        fields = ["coder", "document", "status"]
+
+
+class AssignmentViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    StudyScopedViewSet,
+):
+    """Owners assign documents to coders and see every assignment; everyone else sees their own
+    queue. A coder updates the status of their own assignments."""
+
+    serializer_class = AssignmentSerializer
+    filterset_class = AssignmentFilter
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    ordering_fields = ["status", "created_at", "updated_at", "id", "document__title"]
+    ordering = ["document__title", "coder__username"]
+
+    @property
+    def write_role(self) -> str:  # type: ignore[override]
+        return CODER if self.request.method == "PATCH" else OWNER
+
+    def get_queryset(self) -> QuerySet[Assignment]:
+        if schema_only(self):
+            return Assignment.objects.none()
+        assignments = Assignment.objects.filter(document__study=self.study).select_related(
+            "coder", "assigned_by", "document"
+        )
+        if self.study.user_role != OWNER:
+            assignments = assignments.filter(coder=self.request.user)
+        return assignments
+
+    def perform_create(self, serializer: AssignmentSerializer) -> None:
+        try:
+            with transaction.atomic():
+                serializer.save(assigned_by=self.request.user)
+        except IntegrityError:
+            raise serializers.ValidationError(
+                {"coder": ["That coder is already assigned this document."]}
+            ) from None
+
+    def perform_update(self, serializer: AssignmentSerializer) -> None:
+        if serializer.instance.coder_id != self.request.user.pk:
+            raise PermissionDenied("Only the assigned coder changes an assignment's status.")
+        serializer.save()

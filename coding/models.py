@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 
+from studies.access import Access, studies_blind_to
 from studies.models import Document, Study
 
 HEX_COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -135,19 +136,50 @@ def code_paths(codes: list[Code]) -> dict[int, str]:
     return paths
 
 
+# The layers a person reads in the coding view, the codebook and a code's report: their own
+# codings, every coder's own codings, and the adjudicated consensus.
+LAYERS = {"mine": "My codings", "all": "All coders", "consensus": "Consensus"}
+
+
+def layer_choices(access: Access) -> list[str]:
+    """The layers `access` may read, the one rule for every page that offers them: a coder in a
+    blind study reads only their own; a viewer codes nothing, so "mine" would always be empty."""
+    if not access.sees_others:
+        return ["mine"]
+    if not access.can_code:
+        return ["all", "consensus"]
+    return ["mine", "all", "consensus"]
+
+
 class CodingQuerySet(models.QuerySet["Coding"]):
     def coder_layer(self) -> CodingQuerySet:
+        """Every coder's own codings, the consensus left out."""
         return self.filter(consensus=False)
 
     def consensus_layer(self) -> CodingQuerySet:
         return self.filter(consensus=True)
 
-    def visible_to(self, study: Study, user: object, role: str) -> CodingQuerySet:
-        """What a user may see: with blind coding on, a coder gets only their own codings (the
-        server never sends the others); owners and viewers see every layer."""
-        if study.blind_coding and role == "coder":
-            return self.filter(coder=user, consensus=False)
-        return self
+    def layer(self, name: str, *, user: object = None) -> CodingQuerySet:
+        """One layer: "consensus", "all" (every coder's own codings), "mine" (`user`'s own
+        codings) or a coder's user id (that coder's own codings)."""
+        if name == "consensus":
+            return self.consensus_layer()
+        if name == "all":
+            return self.coder_layer()
+        if name == "mine":
+            return self.coder_layer().filter(coder=user)
+        if isinstance(name, int):
+            return self.coder_layer().filter(coder_id=name)
+        raise ValueError(f"unknown layer {name!r}: use mine, all, consensus or a coder's id")
+
+    def visible_to(self, access: Access) -> CodingQuerySet:
+        """What `access` may see (`Access.sees_others`): with blind coding on, a coder gets only
+        their own codings; the server never sends the others."""
+        if not access.is_member:
+            return self.none()
+        if access.sees_others:
+            return self
+        return self.filter(coder=access.user, consensus=False)
 
 
 class Coding(models.Model):
@@ -183,6 +215,31 @@ class Coding(models.Model):
     def __str__(self) -> str:
         return f"{self.code} [{self.start}:{self.end}] by {self.coder}"
 
+    @property
+    def key(self) -> tuple[int, int, int, int, bool]:
+        """What makes a coding of one coder unique (the constraint above, less the coder)."""
+        return (self.document_id, self.code_id, self.start, self.end, self.consensus)
+
+
+class MemoQuerySet(models.QuerySet["Memo"]):
+    def visible_to(self, access: Access) -> MemoQuerySet:
+        """The study's memos `access` may read: a memo on a coding goes where the coding goes,
+        so blind coding hides memos on the other coders' codings (and on the consensus)."""
+        memos = self.filter(study=access.study)
+        if not access.is_member:
+            return memos.none()
+        if access.sees_others:
+            return memos
+        codings = Coding.objects.filter(document__study=access.study).visible_to(access)
+        return memos.filter(Q(coding__isnull=True) | Q(coding__in=codings))
+
+    def for_user(self, user: object) -> MemoQuerySet:
+        """Memos of every study the user belongs to, under each study's blind-coding rule."""
+        mine = Q(coding__isnull=True) | Q(coding__coder=user, coding__consensus=False)
+        return self.filter(study__in=Study.objects.for_user(user)).exclude(
+            Q(study__in=studies_blind_to(user)) & ~mine
+        )
+
 
 class Memo(models.Model):
     """A researcher's note on the study, a document, a code or a coding (exactly one target)."""
@@ -203,6 +260,8 @@ class Memo(models.Model):
     text = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = MemoQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -41,6 +41,7 @@ from spacy.tokens import Doc
 from spacy.util import load_language_data, registry
 
 from coding.models import Code, Coding, SuggestionDecision
+from studies.access import Access
 from studies.models import Document, Sentence, Study, Turn
 from studies.nlp import base_language
 
@@ -337,8 +338,7 @@ def search(
     country: str | None = None,
     speaker: str | None = None,
     code: Code | int | None = None,
-    user: object,
-    role: str,
+    access: Access,
     context_chars: int = 60,
     limit: int | None = DEFAULT_LIMIT,
 ) -> list[Hit]:
@@ -359,7 +359,7 @@ def search(
         inside = defaultdict(list)
         for doc_id, start, end in (
             Coding.objects.filter(document__study=study, code_id__in=code_subtree(study, code))
-            .visible_to(study, user, role)
+            .visible_to(access)
             .values_list("document_id", "start", "end")
         ):
             inside[doc_id].append((start, end))

@@ -23,6 +23,7 @@ once for the web pages, commands and tests:
 from __future__ import annotations
 
 import bisect
+import contextlib
 import hashlib
 import io
 import itertools
@@ -31,13 +32,23 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Count, Exists, Max, OuterRef, Subquery
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, FilteredRelation, Max, OuterRef, Q, QuerySet, Subquery
 
-from coding.models import HEX_COLOUR_RE, PALETTE, Code, Coding, Memo, SuggestionDecision, code_paths
+from coding.models import (
+    HEX_COLOUR_RE,
+    PALETTE,
+    Assignment,
+    Code,
+    Coding,
+    Memo,
+    SuggestionDecision,
+    code_paths,
+)
+from studies.access import CODER, OWNER, Access, require_role
 from studies.importers import FileRejected, TableRow, read_table
-from studies.models import Study
+from studies.models import Document, Membership, Study
 from studies.services import check_upload_size
 
 
@@ -939,3 +950,223 @@ class TurnIndex:
         for turn_start, turn_end, payload in rows[low:high]:
             if turn_start < end and start < turn_end:
                 yield payload
+
+
+# --- Writing and removing codings -----------------------------------------------------------
+# The one write path for codings: the coding API (one and in bulk), accepting a suggestion,
+# "code these results" in search, adjudication and the demo all call apply_codings, so a span
+# is checked, a duplicate kept once and a coder's assignment started in exactly one way.
+# Applying a code is the hottest path of the product (every click of every coder): one query
+# checks every document, the person's role and every code, whatever the batch, and a single
+# coding is then one INSERT (plus, the first time, the assignment's status).
+
+
+@dataclass(frozen=True)
+class CodingSpan:
+    """One coding to write: a span [start, end) of a document's text and the code for it."""
+
+    document: int
+    code: int
+    start: int
+    end: int
+    consensus: bool = False
+
+    @property
+    def key(self) -> tuple[int, int, int, int, bool]:
+        return (self.document, self.code, self.start, self.end, self.consensus)
+
+
+class CodingsRefused(Exception):
+    """What is wrong with which span: {index in the request: {field: [sentences]}}. `hidden`
+    holds the indexes whose document the person may not see, which a single request answers
+    with 404 (as for any object of another study)."""
+
+    def __init__(self, errors: dict[int, dict[str, list[str]]], hidden: set[int]) -> None:
+        super().__init__("; ".join(f"item {i}: {e}" for i, e in sorted(errors.items())))
+        self.errors = errors
+        self.hidden = hidden
+
+
+@dataclass
+class AppliedCodings:
+    created: list[Coding]
+    existing: list[Coding]  # already there, left as they were: a double click writes nothing
+
+
+@dataclass(frozen=True)
+class _DocumentScope:
+    study_id: int
+    length: int
+    role: str | None
+    assignment_waiting: bool  # the person has an assignment of it that is not started
+    codes: dict[int, bool]  # the requested codes of its study: id -> codable
+
+
+def _scopes(user: object, spans: Sequence[CodingSpan]) -> dict[int, _DocumentScope]:
+    """Every requested document with its study, length, the person's role in the study,
+    whether their assignment waits, and which requested codes belong to its study: one query."""
+    code_ids = {span.code for span in spans}
+    role = Membership.objects.filter(study_id=OuterRef("study_id"), user_id=user.pk)
+    waiting = Assignment.objects.filter(
+        document_id=OuterRef("pk"), coder_id=user.pk, status=Assignment.Status.NOT_STARTED
+    )
+    rows = (
+        Document.objects.filter(pk__in={span.document for span in spans})
+        .annotate(
+            role=Subquery(role.values("role")[:1]),
+            waiting=Exists(waiting),
+            wanted=FilteredRelation("study__codes", condition=Q(study__codes__pk__in=code_ids)),
+        )
+        .order_by()
+        .values_list(
+            "pk", "study_id", "text_length", "role", "waiting", "wanted__pk", "wanted__codable"
+        )
+    )
+    scopes: dict[int, _DocumentScope] = {}
+    for pk, study_id, length, member_role, is_waiting, code_id, codable in rows:
+        if pk not in scopes:
+            # Superusers act as owners everywhere (studies.access.role_in).
+            own_role = Membership.Role.OWNER if user.is_superuser else member_role
+            scopes[pk] = _DocumentScope(study_id, length, own_role, is_waiting, {})
+        if code_id is not None:
+            scopes[pk].codes[code_id] = codable
+    return scopes
+
+
+def check_codings(*, user: object, spans: Sequence[CodingSpan]) -> dict[int, _DocumentScope]:
+    """Check every span as the rules say, writing nothing. Raises CodingsRefused naming each bad
+    span's field, and PermissionDenied (403) when the person may read a document but not code
+    it. Spans are code point offsets, start inclusive and end exclusive (DESIGN.md)."""
+    scopes = _scopes(user, spans)
+    errors: dict[int, dict[str, list[str]]] = {}
+    hidden: set[int] = set()
+    for index, span in enumerate(spans):
+        scope = scopes.get(span.document)
+        if scope is None or scope.role is None:
+            errors[index] = {"document": ["No such document."]}
+            hidden.add(index)
+            continue
+        try:
+            require_role(scope.role, CODER)
+        except PermissionDenied:
+            raise PermissionDenied("This needs the coder role.") from None
+        problems: dict[str, list[str]] = {}
+        if span.start < 0:
+            problems["start"] = ["Ensure this value is greater than or equal to 0."]
+        elif span.end <= span.start:
+            problems["end"] = ["end must be greater than start."]
+        elif span.end > scope.length:
+            problems["end"] = [f"end {span.end} is past the end of the text ({scope.length})."]
+        if span.consensus and scope.role != OWNER:
+            problems["consensus"] = ["Only the study's owners write the consensus layer."]
+        codable = scope.codes.get(span.code)
+        if codable is None:
+            problems["code"] = ["No such code in this study."]
+        elif not codable:
+            problems["code"] = ["This code groups others and cannot be applied itself."]
+        if problems:
+            errors[index] = problems
+    if errors:
+        raise CodingsRefused(errors, hidden)
+    return scopes
+
+
+def _savepoint_if_in_transaction() -> transaction.Atomic | contextlib.nullcontext:
+    """A refused INSERT must not spoil a surrounding transaction, so inside one it runs in a
+    savepoint; in autocommit the failed statement undoes itself, and a transaction around a
+    single INSERT would only add two statements to every click."""
+    if transaction.get_connection().in_atomic_block:
+        return transaction.atomic()
+    return contextlib.nullcontext()
+
+
+def _same_spans(user: object, keys: Iterable[tuple[int, int, int, int, bool]]) -> QuerySet:
+    match = Q()
+    for document, code, start, end, consensus in keys:
+        match |= Q(document_id=document, code_id=code, start=start, end=end, consensus=consensus)
+    return Coding.objects.filter(match, coder=user).select_related("coder")
+
+
+def apply_codings(*, user: object, spans: Sequence[CodingSpan]) -> AppliedCodings:
+    """Write `spans` as `user`'s codings (the consensus layer for those marked so), all of them
+    or, when one is refused, none (CodingsRefused, PermissionDenied). A span the user already
+    coded with that code is not written again: the database's unique constraint decides, not a
+    read before the write. The user's assignments of those documents move from "not started"
+    to "in progress"."""
+    scopes = check_codings(user=user, spans=spans)
+    wanted = list({span.key: span for span in spans}.values())
+    rows = [
+        Coding(
+            document_id=s.document,
+            code_id=s.code,
+            coder=user,
+            start=s.start,
+            end=s.end,
+            consensus=s.consensus,
+        )
+        for s in wanted
+    ]
+    with transaction.atomic() if len(rows) > 1 else contextlib.nullcontext():
+        try:
+            with _savepoint_if_in_transaction():
+                if len(rows) == 1:
+                    rows[0].save(force_insert=True)  # bulk_create would add BEGIN and COMMIT
+                else:
+                    Coding.objects.bulk_create(rows)
+            created, existing = rows, []
+        except IntegrityError:
+            # Some of them exist already (a double click, a repeated request): keep those and
+            # create the rest. Codings made meanwhile by another request count as existing.
+            before = {c.key: c for c in _same_spans(user, [s.key for s in wanted])}
+            with _savepoint_if_in_transaction():
+                Coding.objects.bulk_create(
+                    [row for row, s in zip(rows, wanted, strict=True) if s.key not in before],
+                    ignore_conflicts=True,
+                )
+            after = {c.key: c for c in _same_spans(user, [s.key for s in wanted])}
+            created = [after[s.key] for s in wanted if s.key not in before and s.key in after]
+            existing = [before[s.key] for s in wanted if s.key in before]
+        started = {
+            c.document_id
+            for c in created
+            if not c.consensus and scopes[c.document_id].assignment_waiting
+        }
+        if started:
+            Assignment.objects.filter(
+                document_id__in=started, coder=user, status=Assignment.Status.NOT_STARTED
+            ).update(status=Assignment.Status.IN_PROGRESS)
+    for coding in created:
+        coding.coder = user
+    return AppliedCodings(created=created, existing=existing)
+
+
+def recode_coding(*, user: object, coding: Coding, code_id: int) -> Coding:
+    """Put another code on an existing coding (its span, coder and memos stay)."""
+    span = CodingSpan(coding.document_id, code_id, coding.start, coding.end, coding.consensus)
+    check_codings(user=user, spans=[span])
+    coding.code_id = code_id
+    try:
+        with _savepoint_if_in_transaction():
+            coding.save(update_fields=["code"])
+    except IntegrityError:
+        raise CodingsRefused(
+            {0: {"code": ["You already applied that code to exactly this span."]}}, set()
+        ) from None
+    return coding
+
+
+def may_change(access: Access, coding: Coding) -> bool:
+    """Only the coder who made a coding changes or removes it; owners also edit the consensus
+    layer (adjudication)."""
+    mine = coding.coder_id == access.user.pk and not coding.consensus and access.can_code
+    return mine or (coding.consensus and access.is_owner)
+
+
+def remove_codings(*, access: Access, codings: Sequence[Coding]) -> int:
+    """Delete codings `access` may change (PermissionDenied otherwise); their memos go with
+    them. Returns how many were removed."""
+    for coding in codings:
+        if not may_change(access, coding):
+            raise PermissionDenied("Only the coder who made a coding can change or remove it.")
+    deleted, _ = Coding.objects.filter(pk__in=[c.pk for c in codings]).delete()
+    return len(codings) if deleted else 0

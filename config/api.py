@@ -4,7 +4,9 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from coding.api import (
-    FilteredCodingViewSet,
+    AssignmentViewSet,
+    CodeViewSet,
+    CodingViewSet,
     MemoViewSet,
     SuggestionDecisionViewSet,
     bulk_codings,
@@ -12,8 +14,6 @@ from coding.api import (
 )
 from exports.api import export_file, export_table
 from studies.api import (
-    AssignmentViewSet,
-    CodeViewSet,
     DocumentViewSet,
     MembershipViewSet,
     ParticipantViewSet,
@@ -27,7 +27,7 @@ from studies.api import (
 STUDY = r"studies/(?P<slug>[-a-zA-Z0-9_]+)"
 
 router = DefaultRouter()
-router.register("codings", FilteredCodingViewSet, basename="coding")
+router.register("codings", CodingViewSet, basename="coding")
 router.register("memos", MemoViewSet, basename="memo")
 router.register("suggestions", SuggestionDecisionViewSet, basename="suggestion")
 router.register("studies", StudyViewSet, basename="study")

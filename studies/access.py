@@ -6,12 +6,63 @@ role an action needs gets 403.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404
 
 from studies.models import Document, Membership, Study
 
-ROLE_RANK = {Membership.Role.VIEWER: 0, Membership.Role.CODER: 1, Membership.Role.OWNER: 2}
+OWNER = Membership.Role.OWNER
+CODER = Membership.Role.CODER
+VIEWER = Membership.Role.VIEWER
+ROLE_RANK = {VIEWER: 0, CODER: 1, OWNER: 2}
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one person may do and see in one study: every page, endpoint, export and command
+    asks this object, so that a rule has one answer everywhere.
+
+    The blind-coding rule is decided in `sees_others` and nowhere else: while the study codes
+    blind, a coder sees only their own work. Other coders' codings are hidden, and so is
+    everything attached to or derived from them: memos on those codings, their excerpts, their
+    counts in tables, the consensus layer and the agreement figures. Owners and viewers (who code
+    nothing) see everything."""
+
+    study: Study
+    user: object
+    role: str | None
+
+    @property
+    def is_member(self) -> bool:
+        return self.role is not None
+
+    def at_least(self, role: str) -> bool:
+        return self.role is not None and ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == OWNER
+
+    @property
+    def can_code(self) -> bool:
+        return self.at_least(CODER)
+
+    @property
+    def sees_others(self) -> bool:
+        return self.is_member and not (self.study.blind_coding and self.role == CODER)
+
+
+def studies_blind_to(user: object) -> QuerySet[Study]:
+    """The studies in which `user` sees only their own work: `Access.sees_others` as a query,
+    for lists that span several studies (the memos endpoint). Keep the two together."""
+    if getattr(user, "is_superuser", False):
+        return Study.objects.none()  # a superuser acts as an owner everywhere (role_in)
+    return Study.objects.filter(
+        blind_coding=True, memberships__user_id=getattr(user, "pk", None), memberships__role=CODER
+    )
 
 
 def role_in(study: Study | int, user: object) -> str | None:
@@ -42,6 +93,7 @@ def get_study_for_user(user: object, slug: str, *, min_role: str = Membership.Ro
     study = Study.objects.filter(slug=slug).first()
     role = require_role(role_in(study, user) if study is not None else None, min_role)
     study.user_role = role
+    study.access = Access(study, user, role)
     return study
 
 

@@ -3,13 +3,15 @@
 Every endpoint reaches its rows through one door: the studies a user may see are
 `Study.objects.for_user(user)`, and everything nested under a study goes through
 `get_study_for_user`, so an outsider gets 404 and a member below the needed role 403, exactly as
-in the web UI. Writes go through the same services as the web UI (`coding.services` for the
-codebook, `studies.services` for imports), so their rules hold here too.
+in the web UI. Writes go through the same services as the web UI (`studies.services` for
+imports), so their rules hold here too. The codebook, codings, memos and assignments are served
+by `coding.api`: this app, the foundation, imports no other.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import django_filters
@@ -27,9 +29,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from coding.models import Assignment, Code, Coding, code_paths
-from coding.services import CodebookError, create_code, delete_code, move_code, update_code
-from studies.access import get_study_for_user
+from studies.access import Access, get_study_for_user
 from studies.importers import FileRejected
 from studies.models import (
     Document,
@@ -63,6 +63,11 @@ def truthy(value: object) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
+# What the apps built on this one count in a study (the `counts` of GET /studies/{slug}/):
+# each adds a function in its AppConfig.ready(), so that the foundation names none of them.
+STUDY_COUNTERS: list[Callable[[Access], dict[str, int]]] = []
+
+
 # --- Studies --------------------------------------------------------------------------------
 
 
@@ -86,20 +91,18 @@ class StudyDetailSerializer(StudySerializer):
         fields = [*StudySerializer.Meta.fields, "counts"]
 
     def get_counts(self, study: Study) -> dict[str, int]:
-        """What the study holds. The codings count is what this user may see (blind coding)."""
-        role = self.get_role(study)
-        codings = Coding.objects.filter(document__study=study).visible_to(
-            study, self.context["request"].user, role or VIEWER
-        )
-        return {
+        """What the study holds, as far as this user may see it (blind coding hides codings)."""
+        access = Access(study, self.context["request"].user, self.get_role(study))
+        counts = {
             "workshops": study.workshops.count(),
             "participants": study.participants.count(),
             "variables": study.variables.count(),
             "documents": study.documents.count(),
-            "codes": study.codes.count(),
-            "codings": codings.count(),
             "members": study.memberships.count(),
         }
+        for counter in STUDY_COUNTERS:
+            counts |= counter(access)
+        return counts
 
 
 class StudyViewSet(
@@ -316,118 +319,6 @@ class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StudySco
         return documents if self.action == "retrieve" else documents.defer("text")
 
 
-# --- The codebook ---------------------------------------------------------------------------
-
-
-def codebook_refusal(exc: CodebookError) -> serializers.ValidationError:
-    return serializers.ValidationError({exc.field or "non_field_errors": [str(exc)]})
-
-
-class CodeSerializer(serializers.ModelSerializer):
-    parent = serializers.PrimaryKeyRelatedField(
-        queryset=Code.objects.none(), allow_null=True, required=False
-    )
-    path = serializers.SerializerMethodField()
-    # The codebook's own rules (name clashes, colours, shortcuts) are checked by
-    # coding.services with messages people understand; here only the shapes are.
-    name = serializers.CharField(max_length=200)
-    shortcut = serializers.IntegerField(allow_null=True, required=False)
-
-    class Meta:
-        model = Code
-        fields = [
-            "id",
-            "parent",
-            "name",
-            "path",
-            "colour",
-            "definition",
-            "inclusion",
-            "exclusion",
-            "example",
-            "codable",
-            "shortcut",
-        ]
-        extra_kwargs = {"colour": {"validators": []}}
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        study = self.context.get("study")
-        if study is not None:
-            self.fields["parent"].queryset = Code.objects.filter(study=study)
-
-    def get_path(self, code: Code) -> str:
-        paths = self.context.get("paths")
-        if paths is None:
-            paths = code_paths(list(Code.objects.filter(study_id=code.study_id)))
-            self.context["paths"] = paths
-        return paths.get(code.pk) or code.path
-
-
-class CodeViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    StudyScopedViewSet,
-):
-    """The codebook: everyone in the study reads it; owners change it."""
-
-    serializer_class = CodeSerializer
-    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
-    filterset_fields = ["parent", "codable"]
-    ordering_fields = ["name", "id", "order"]
-    ordering = ["order", "name"]
-
-    def get_queryset(self) -> QuerySet[Code]:
-        if schema_only(self):
-            return Code.objects.none()
-        return Code.objects.filter(study=self.study)
-
-    def get_serializer_context(self) -> dict[str, Any]:
-        context = super().get_serializer_context()
-        if hasattr(self, "study"):
-            # Every code's path from one query, whatever the page holds.
-            context["paths"] = code_paths(list(Code.objects.filter(study=self.study)))
-        return context
-
-    def perform_create(self, serializer: CodeSerializer) -> None:
-        fields = dict(serializer.validated_data)
-        try:
-            code = create_code(
-                study=self.study,
-                name=fields.pop("name"),
-                parent=fields.pop("parent", None),
-                **fields,
-            )
-        except CodebookError as exc:
-            raise codebook_refusal(exc) from None
-        serializer.instance = code
-        serializer.context["paths"] = code_paths(list(Code.objects.filter(study=self.study)))
-
-    def perform_update(self, serializer: CodeSerializer) -> None:
-        fields = dict(serializer.validated_data)
-        code = serializer.instance
-        try:
-            with transaction.atomic():
-                if "parent" in fields:
-                    parent = fields.pop("parent")
-                    if parent != code.parent:
-                        code = move_code(code=code, parent=parent)
-                code = update_code(code=code, **fields)
-        except CodebookError as exc:
-            raise codebook_refusal(exc) from None
-        serializer.instance = code
-        serializer.context["paths"] = code_paths(list(Code.objects.filter(study=self.study)))
-
-    def perform_destroy(self, instance: Code) -> None:
-        try:
-            delete_code(code=instance)
-        except CodebookError as exc:
-            raise serializers.ValidationError({"detail": str(exc)}) from None
-
-
 # --- Members --------------------------------------------------------------------------------
 
 
@@ -505,100 +396,6 @@ class MembershipViewSet(
         with transaction.atomic():
             self._refuse_last_owner(instance, "they cannot be removed")
             instance.delete()
-
-
-# --- Assignments ----------------------------------------------------------------------------
-
-
-class AssignmentSerializer(serializers.ModelSerializer):
-    document = serializers.PrimaryKeyRelatedField(queryset=Document.objects.none())
-    coder = serializers.SlugRelatedField(
-        slug_field="username", queryset=get_user_model().objects.none()
-    )
-    assigned_by = serializers.CharField(source="assigned_by.username", read_only=True, default=None)
-
-    class Meta:
-        model = Assignment
-        fields = ["id", "document", "coder", "status", "assigned_by", "created_at", "updated_at"]
-        read_only_fields = ["id", "assigned_by", "created_at", "updated_at"]
-        validators: list = []  # the unique pair is refused below with a sentence
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        study = self.context.get("study")
-        if study is not None:
-            self.fields["document"].queryset = Document.objects.filter(study=study)
-            # Assignments go to the people who code: coders and owners (as in the web UI).
-            self.fields["coder"].queryset = get_user_model().objects.filter(
-                memberships__study=study, memberships__role__in=[CODER, OWNER]
-            )
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if self.instance is not None:
-            changed = sorted(set(attrs) - {"status"})
-            if changed:
-                raise serializers.ValidationError(
-                    {name: ["Only an assignment's status can change."] for name in changed}
-                )
-        elif Assignment.objects.filter(document=attrs["document"], coder=attrs["coder"]).exists():
-            raise serializers.ValidationError(
-                {"coder": [f"{attrs['coder'].get_username()} is already assigned this document."]}
-            )
-        return attrs
-
-
-class AssignmentFilter(django_filters.FilterSet):
-    coder = django_filters.CharFilter(field_name="coder__username")
-
-    class Meta:
-        model = Assignment
-        fields = ["coder", "document", "status"]
-
-
-class AssignmentViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    StudyScopedViewSet,
-):
-    """Owners assign documents to coders and see every assignment; everyone else sees their own
-    queue. A coder updates the status of their own assignments."""
-
-    serializer_class = AssignmentSerializer
-    filterset_class = AssignmentFilter
-    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
-    ordering_fields = ["status", "created_at", "updated_at", "id", "document__title"]
-    ordering = ["document__title", "coder__username"]
-
-    @property
-    def write_role(self) -> str:  # type: ignore[override]
-        return CODER if self.request.method == "PATCH" else OWNER
-
-    def get_queryset(self) -> QuerySet[Assignment]:
-        if schema_only(self):
-            return Assignment.objects.none()
-        assignments = Assignment.objects.filter(document__study=self.study).select_related(
-            "coder", "assigned_by", "document"
-        )
-        if self.study.user_role != OWNER:
-            assignments = assignments.filter(coder=self.request.user)
-        return assignments
-
-    def perform_create(self, serializer: AssignmentSerializer) -> None:
-        try:
-            with transaction.atomic():
-                serializer.save(assigned_by=self.request.user)
-        except IntegrityError:
-            raise serializers.ValidationError(
-                {"coder": ["That coder is already assigned this document."]}
-            ) from None
-
-    def perform_update(self, serializer: AssignmentSerializer) -> None:
-        if serializer.instance.coder_id != self.request.user.pk:
-            raise PermissionDenied("Only the assigned coder changes an assignment's status.")
-        serializer.save()
 
 
 # --- Imports --------------------------------------------------------------------------------

@@ -168,6 +168,10 @@ def test_blind_coding_keeps_reliability_from_coders_in_the_api(
     alice = Client()
     alice.force_login(people["alice"])
     assert alice.get("/api/v1/studies/adm/reliability/").status_code == 200
+    # A viewer reads every layer anyway, so the figures hide nothing from them (as on the page).
+    victor = Client()
+    victor.force_login(people["victor"])
+    assert victor.get("/api/v1/studies/adm/reliability/").status_code == 200
 
 
 def test_comparing_two_coders_lists_every_unit(known_case, people, codes) -> None:

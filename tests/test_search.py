@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from coding.models import Code, Coding
 from coding.search import Hit, describe_lemma_search, search
+from studies.access import Access
 from studies.models import Document, Participant, Sentence, Study, Turn, Workshop
 from studies.services import import_transcripts
 from tests.helpers import client_for
@@ -58,7 +59,7 @@ def code(study: Study, name: str) -> Code:
 
 
 def run(study: Study, query: str, user: User, role: str = "owner", **kwargs: object) -> list[Hit]:
-    return search(study, query, user=user, role=role, **kwargs)
+    return search(study, query, access=Access(study, user, role), **kwargs)
 
 
 def matches(hits: list[Hit]) -> list[str]:

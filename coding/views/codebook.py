@@ -29,7 +29,7 @@ from django.urls import reverse
 from django.utils.text import slugify
 from django_countries import countries
 
-from coding.models import Code, Coding, CodingQuerySet, Memo, code_paths
+from coding.models import LAYERS, Code, Coding, CodingQuerySet, Memo, code_paths, layer_choices
 from coding.services import (
     CodebookError,
     TurnIndex,
@@ -57,9 +57,7 @@ from studies.models import Membership, Study, Turn
 
 OWNER = Membership.Role.OWNER
 CODER = Membership.Role.CODER
-VIEWER = Membership.Role.VIEWER
 
-LAYERS = {"all": "All coders", "mine": "My codings", "consensus": "Consensus"}
 EXCERPTS_PER_PAGE = 25
 CONTEXT_CHARS = 120
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -80,29 +78,18 @@ REPORT_COLUMNS = (
 # --- Layers and counts ----------------------------------------------------------------------
 
 
-def layer_choices(study: Study, role: str) -> list[str]:
-    if study.blind_coding and role == CODER:
-        return ["mine"]
-    # A viewer codes nothing, so "my codings" would always be empty for them.
-    return ["all", "consensus"] if role == VIEWER else ["all", "mine", "consensus"]
-
-
 def chosen_layer(request: HttpRequest, study: Study) -> str:
-    available = layer_choices(study, study.user_role)
+    """The layer asked for, if `study.access` may read it; else the coders' codings together
+    (a blind coder: their own)."""
+    available = layer_choices(study.access)
     layer = request.GET.get("layer", "")
-    return layer if layer in available else available[0]
+    if layer in available:
+        return layer
+    return "all" if "all" in available else available[0]
 
 
 def layer_codings(study: Study, user: object, layer: str) -> CodingQuerySet:
-    codings = Coding.objects.filter(code__study=study)
-    if layer == "mine":
-        codings = codings.filter(coder=user, consensus=False)
-    elif layer == "consensus":
-        codings = codings.filter(consensus=True)
-    else:
-        codings = codings.filter(consensus=False)
-    # Whatever was asked, a blind coder never gets past their own codings.
-    return codings.visible_to(study, user, study.user_role)
+    return Coding.objects.filter(code__study=study).layer(layer, user=user).visible_to(study.access)
 
 
 @dataclass
@@ -250,9 +237,9 @@ def codebook(request: HttpRequest, slug: str) -> HttpResponse:
         "sections": sections,
         "n_codes": len(codes),
         "layer": layer,
-        "layers": [(key, LAYERS[key]) for key in layer_choices(study, study.user_role)],
-        "is_owner": study.user_role == OWNER,
-        "blind_self": study.blind_coding and study.user_role == CODER,
+        "layers": [(key, LAYERS[key]) for key in layer_choices(study.access)],
+        "is_owner": study.access.is_owner,
+        "blind_self": not study.access.sees_others,
     }
     return render(request, "coding/codebook.html", context)
 
@@ -686,20 +673,23 @@ def code_detail(request: HttpRequest, slug: str, code_id: int) -> HttpResponse:
         "ancestors": code.ancestors(),
         "path": code.path,
         "children": sorted(code.children.all(), key=lambda c: (c.order, c.name.casefold())),
-        "memos": code.memos.select_related("author").order_by("-created_at"),
-        "can_write_memo": study.user_role in (CODER, OWNER),
-        "is_owner": study.user_role == OWNER,
+        "memos": Memo.objects.visible_to(study.access)
+        .filter(code=code)
+        .select_related("author")
+        .order_by("-created_at"),
+        "can_write_memo": study.access.can_code,
+        "is_owner": study.access.is_owner,
         "tally": tally,
         "page": page,
         "rows": rows,
         "filter": chosen,
-        "layers": [(key, LAYERS[key]) for key in layer_choices(study, study.user_role)],
+        "layers": [(key, LAYERS[key]) for key in layer_choices(study.access)],
         "coders": coders,
         "workshops": [w for w, _country in workshops],
         "countries": sorted({(c, countries.name(c)) for _w, c in workshops if c}),
         "query": chosen.query(),
         "filtered": bool(chosen.coder or chosen.workshop or chosen.country),
-        "blind_self": study.blind_coding and study.user_role == CODER,
+        "blind_self": not study.access.sees_others,
     }
     return render(request, "coding/code_detail.html", context)
 

@@ -6,7 +6,6 @@ from collections import defaultdict
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -151,12 +150,9 @@ def memo_list(request: HttpRequest, slug: str) -> HttpResponse:
             Memo.objects.create(study=study, author=request.user, document=document, text=text)
             messages.success(request, "Memo saved.")
         return back(request, "coding:memos", study.slug)
-    memos = Memo.objects.filter(study=study).select_related(
+    memos = Memo.objects.visible_to(study.access).select_related(
         "author", "document", "code", "coding__code", "coding__document"
     )
-    if study.blind_coding and study.user_role == CODER:
-        # Another coder's memo on a coding would reveal that coding.
-        memos = memos.filter(Q(coding__isnull=True) | Q(coding__coder=request.user))
     return render(
         request,
         "coding/memos.html",

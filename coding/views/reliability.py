@@ -57,7 +57,7 @@ UNIT_LABELS = {"sentence": "Sentence", "turn": "Speaker turn", "character": "Cha
 
 def blind_wall(request: HttpRequest, study: Study) -> HttpResponse | None:
     """The note a coder gets instead of any reliability page while blind coding is on."""
-    if study.blind_coding and study.user_role == CODER:
+    if not study.access.sees_others:
         return render(request, "coding/reliability_blind.html", {"study": study})
     return None
 

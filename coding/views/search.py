@@ -140,8 +140,7 @@ def search_page(request: HttpRequest, slug: str) -> HttpResponse:
             country=data["country"] or None,
             speaker=data["speaker"] or None,
             code=data["code"] if data["code"] not in (None, "") else None,
-            user=request.user,
-            role=role,
+            access=study.access,
             limit=DEFAULT_LIMIT + 1,
         )
         truncated = len(hits) > DEFAULT_LIMIT

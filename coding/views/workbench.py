@@ -10,41 +10,29 @@ from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.urls import reverse
 
-from coding.models import Assignment, Code, Coding, Memo, code_paths
+from coding.models import LAYERS, Assignment, Code, Coding, Memo, code_paths, layer_choices
 from studies.access import get_document_for_user
 from studies.models import Membership
-
-LAYERS = {
-    "mine": "My codings",
-    "all": "All coders",
-    "consensus": "Consensus",
-}
-
-
-def layers_for(role: str, blind: bool) -> list[str]:
-    if blind and role == Membership.Role.CODER:
-        return ["mine"]
-    return list(LAYERS)
 
 
 @login_required
 def workbench(request: HttpRequest, slug: str, document_id: int) -> HttpResponse:
     document = get_document_for_user(request.user, slug, document_id)
     study = document.study
-    role = study.user_role
-    available = layers_for(role, study.blind_coding)
+    access = study.access
+    role = access.role
+    available = layer_choices(access)
+    # A coder opens their own codings; everyone else the coders' codings together.
     default = "mine" if role == Membership.Role.CODER else "all"
     layer = request.GET.get("layer", default)
     if layer not in available:
-        layer = available[0] if default not in available else default
+        layer = default if default in available else available[0]
 
-    codings = Coding.objects.filter(document=document)
-    if layer == "mine":
-        codings = codings.filter(coder=request.user, consensus=False)
-    elif layer == "all":
-        codings = codings.filter(consensus=False).visible_to(study, request.user, role)
-    else:
-        codings = codings.filter(consensus=True)
+    codings = (
+        Coding.objects.filter(document=document)
+        .layer(layer, user=request.user)
+        .visible_to(access)
+    )
     coding_rows = list(
         codings.order_by("start", "end", "pk").values_list(
             "pk", "code_id", "coder__username", "start", "end", "consensus", "created_at"
@@ -52,18 +40,18 @@ def workbench(request: HttpRequest, slug: str, document_id: int) -> HttpResponse
     )
     memo_by_coding: dict[int, str] = {}
     if coding_rows:
-        for coding_id, text in Memo.objects.filter(
-            coding__in=[row[0] for row in coding_rows]
-        ).values_list("coding_id", "text"):
+        for coding_id, text in (
+            Memo.objects.visible_to(access)
+            .filter(coding__in=[row[0] for row in coding_rows])
+            .values_list("coding_id", "text")
+        ):
             memo_by_coding.setdefault(coding_id, text)
 
     codes = list(Code.objects.filter(study=study).order_by("order", "name"))
     paths = code_paths(codes)
     text = document.text
     turns = list(document.turns.select_related("participant").order_by("seq"))
-    can_code = role != Membership.Role.VIEWER and (
-        layer != "consensus" or role == Membership.Role.OWNER
-    )
+    can_code = access.can_code and (layer != "consensus" or access.is_owner)
     data = {
         "document": {"id": document.pk, "title": document.title, "length": len(text)},
         "user": request.user.get_username(),
@@ -107,7 +95,7 @@ def workbench(request: HttpRequest, slug: str, document_id: int) -> HttpResponse
         "study": study.slug,
     }
     assignment = None
-    if role != Membership.Role.VIEWER:
+    if access.can_code:
         assignment = Assignment.objects.filter(document=document, coder=request.user).first()
     context = {
         "study": study,
