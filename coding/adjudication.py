@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from coding.models import AdjudicationDecision, AgreementRound, Assignment, Code, Coding
 from coding.reliability import UNITS, compare_coders
+from coding.services import CodingSpan, apply_codings
 from studies.access import require_role, role_in
 from studies.models import Document, Membership, Study
 
@@ -236,7 +237,7 @@ def strip_span(text: str, start: int, end: int) -> Span | None:
     return (start, end) if start < end else None
 
 
-def clear_consensus(document: Document, code_id: int, start: int, end: int) -> None:
+def clear_consensus(document: Document, code_id: int, start: int, end: int, user: object) -> None:
     """Remove consensus codings of the code from [start, end). One that reaches outside is
     trimmed to what lies outside (and keeps its id, so its memo stays with it)."""
     text = document.text
@@ -251,18 +252,10 @@ def clear_consensus(document: Document, code_id: int, start: int, end: int) -> N
             continue
         keep, extra = (left, right) if left else (right, None)
         if extra is not None:
-            Coding.objects.bulk_create(
-                [
-                    Coding(
-                        document=document,
-                        code_id=code_id,
-                        coder_id=coding.coder_id,
-                        start=extra[0],
-                        end=extra[1],
-                        consensus=True,
-                    )
-                ],
-                ignore_conflicts=True,
+            # The part beyond the unit on the other side becomes a consensus coding of its own,
+            # written by the owner whose ruling split it.
+            apply_codings(
+                user=user, spans=[CodingSpan(document.pk, code_id, *extra, consensus=True)]
             )
         twin = Coding.objects.filter(
             document=document,
@@ -280,13 +273,10 @@ def clear_consensus(document: Document, code_id: int, start: int, end: int) -> N
 
 
 def write_consensus(document: Document, code_id: int, user: object, spans: list[Span]) -> None:
-    length = len(document.text)
-    rows = [
-        Coding(document=document, code_id=code_id, coder=user, start=s, end=e, consensus=True)
-        for s, e in spans
-        if 0 <= s < e <= length
-    ]
-    Coding.objects.bulk_create(rows, ignore_conflicts=True)
+    apply_codings(
+        user=user,
+        spans=[CodingSpan(document.pk, code_id, s, e, consensus=True) for s, e in spans],
+    )
 
 
 @transaction.atomic
@@ -334,7 +324,7 @@ def adjudicate(
         chosen += coder_spans(document, code.pk, coder_a, unit_start, unit_end)
     if decision in (Choice.B, Choice.BOTH):
         chosen += coder_spans(document, code.pk, coder_b, unit_start, unit_end)
-    clear_consensus(document, code.pk, unit_start, unit_end)
+    clear_consensus(document, code.pk, unit_start, unit_end, user)
     write_consensus(document, code.pk, user, merge_spans(clip_spans(chosen, unit_start, unit_end)))
     return row
 
@@ -366,8 +356,7 @@ def accept_agreements(
     consensus_index = {code_id: SpanIndex(spans) for code_id, spans in consensus.items()}
 
     copied = 0
-    rows: list[Coding] = []
-    length = len(document.text)
+    spans: list[CodingSpan] = []
     for comparison in comparisons:
         for code_id in sorted(comparison.a & comparison.b):
             start, end = comparison.start, comparison.end
@@ -375,21 +364,12 @@ def accept_agreements(
             if done is not None and done.overlapping(start, end):
                 continue
             found = coder_index[code_id].overlapping(start, end)
-            spans = merge_spans(clip_spans(found, start, end))
-            rows += [
-                Coding(
-                    document=document,
-                    code_id=code_id,
-                    coder=user,
-                    start=s,
-                    end=e,
-                    consensus=True,
-                )
-                for s, e in spans
-                if 0 <= s < e <= length
+            spans += [
+                CodingSpan(document.pk, code_id, s, e, consensus=True)
+                for s, e in merge_spans(clip_spans(found, start, end))
             ]
             copied += 1
-    Coding.objects.bulk_create(rows, ignore_conflicts=True)
+    apply_codings(user=user, spans=spans)
     return copied
 
 

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from coding.models import Code, Coding, code_paths
+from coding.services import CodingSpan, apply_codings
 from studies.models import Document
 
 # Lower-case stems (regular expressions); a sentence matches a code when one starts a word in it.
@@ -340,10 +341,11 @@ def create_demo_codings(document: Document, codes: list[Code], coders: list, *, 
     if Coding.objects.filter(document=document, coder__in=coders).exists():
         return 0
     first, second = simulate_coders(document, codes, seed=seed)
-    rows = [
-        Coding(document=document, code_id=s.code_id, coder=coder, start=s.start, end=s.end)
-        for coder, spans in zip(coders, (first, second), strict=True)
-        for s in dict.fromkeys(spans)
-    ]
-    Coding.objects.bulk_create(rows, ignore_conflicts=True)
-    return len(rows)
+    created = 0
+    for coder, spans in zip(coders, (first, second), strict=True):
+        applied = apply_codings(
+            user=coder,
+            spans=[CodingSpan(document.pk, s.code_id, s.start, s.end) for s in spans],
+        )
+        created += len(applied.created)
+    return created

@@ -986,6 +986,15 @@ class CodingsRefused(Exception):
         self.errors = errors
         self.hidden = hidden
 
+    def describe(self, spans: Sequence[CodingSpan]) -> str:
+        """One line per refused span, naming it as document:start:end, for pages and commands."""
+        lines = []
+        for index, problems in sorted(self.errors.items()):
+            span = spans[index]
+            said = " ".join(message for messages in problems.values() for message in messages)
+            lines.append(f"{span.document}:{span.start}:{span.end}: {said}")
+        return "\n".join(lines)
+
 
 @dataclass
 class AppliedCodings:
@@ -1033,16 +1042,19 @@ def _scopes(user: object, spans: Sequence[CodingSpan]) -> dict[int, _DocumentSco
     return scopes
 
 
-def check_codings(*, user: object, spans: Sequence[CodingSpan]) -> dict[int, _DocumentScope]:
+def check_codings(
+    *, user: object, spans: Sequence[CodingSpan], study: Study | None = None
+) -> dict[int, _DocumentScope]:
     """Check every span as the rules say, writing nothing. Raises CodingsRefused naming each bad
     span's field, and PermissionDenied (403) when the person may read a document but not code
-    it. Spans are code point offsets, start inclusive and end exclusive (DESIGN.md)."""
+    it. With `study`, every document must be one of its own. Spans are code point offsets,
+    start inclusive and end exclusive (DESIGN.md)."""
     scopes = _scopes(user, spans)
     errors: dict[int, dict[str, list[str]]] = {}
     hidden: set[int] = set()
     for index, span in enumerate(spans):
         scope = scopes.get(span.document)
-        if scope is None or scope.role is None:
+        if scope is None or scope.role is None or (study and scope.study_id != study.pk):
             errors[index] = {"document": ["No such document."]}
             hidden.add(index)
             continue
@@ -1087,13 +1099,17 @@ def _same_spans(user: object, keys: Iterable[tuple[int, int, int, int, bool]]) -
     return Coding.objects.filter(match, coder=user).select_related("coder")
 
 
-def apply_codings(*, user: object, spans: Sequence[CodingSpan]) -> AppliedCodings:
+def apply_codings(
+    *, user: object, spans: Sequence[CodingSpan], study: Study | None = None
+) -> AppliedCodings:
     """Write `spans` as `user`'s codings (the consensus layer for those marked so), all of them
     or, when one is refused, none (CodingsRefused, PermissionDenied). A span the user already
     coded with that code is not written again: the database's unique constraint decides, not a
     read before the write. The user's assignments of those documents move from "not started"
-    to "in progress"."""
-    scopes = check_codings(user=user, spans=spans)
+    to "in progress". With `study`, every document must be one of its own."""
+    if not spans:
+        return AppliedCodings(created=[], existing=[])
+    scopes = check_codings(user=user, spans=spans, study=study)
     wanted = list({span.key: span for span in spans}.values())
     rows = [
         Coding(

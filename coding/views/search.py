@@ -10,8 +10,6 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import transaction
-from django.db.models.functions import Length
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -24,7 +22,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_countries import countries
 
-from coding.models import Assignment, Code, Coding, code_paths
+from coding.models import Code, code_paths
 from coding.search import (
     DEFAULT_LIMIT,
     covering_span,
@@ -33,8 +31,9 @@ from coding.search import (
     sentences_of,
     suggestions,
 )
+from coding.services import CodingSpan, CodingsRefused, apply_codings, check_codings
 from studies.access import get_document_for_user, get_study_for_user
-from studies.models import Document, Membership, Study, Turn
+from studies.models import Membership, Study, Turn
 
 PAGE_SIZE = 50
 RESULT_RE = re.compile(r"(\d{1,12}):(\d{1,12}):(\d{1,12})", re.ASCII)
@@ -220,73 +219,33 @@ def code_results(request: HttpRequest, slug: str) -> HttpResponse:
     unit = request.POST.get("unit", "match")
     if unit not in dict(UNITS):
         return HttpResponseBadRequest(f"{unit!r} is not a unit: use match, sentence or turn.")
-    code = (
-        Code.objects.filter(pk=int(code_value), study=study).first()
-        if ID_RE.fullmatch(code_value)
-        else None
-    )
-    if code is None:
+    if not ID_RE.fullmatch(code_value):
         return HttpResponseBadRequest("No such code in this study.")
-    if not code.codable:
-        return HttpResponseBadRequest(f"{code.name} groups other codes and cannot be applied.")
-
     results = []
     for value in posted:
         parsed = _parse_result(value)
         if parsed is None:
             return HttpResponseBadRequest(f"{value!r} is not a result (document:start:end).")
-        results.append(parsed)
-    document_ids = {document_id for document_id, _, _ in results}
-    lengths = dict(
-        Document.objects.filter(study=study, pk__in=document_ids)
-        .annotate(length=Length("text"))
-        .values_list("pk", "length")
-    )
-    for document_id, start, end in results:
-        if document_id not in lengths:
-            return HttpResponseBadRequest(f"Document {document_id} is not in this study.")
-        if not 0 <= start < end <= lengths[document_id]:
-            return HttpResponseBadRequest(
-                f"{start}:{end} is not a span of document {document_id} "
-                f"(its text has {lengths[document_id]} characters)."
-            )
-
-    spans: set[tuple[int, int, int]] = set()
-    if unit == "match":
-        spans = set(results)
-    else:
-        units = _unit_spans(unit, document_ids)
-        for document_id, start, end in results:
-            doc_units = units.get(document_id, [])
-            covering = covering_span(doc_units, [s for s, _ in doc_units], start, end)
-            spans.add((document_id, *(covering or (start, end))))
-
-    existing = set(
-        Coding.objects.filter(
-            document_id__in=document_ids, code=code, coder=request.user, consensus=False
-        ).values_list("document_id", "start", "end")
-    )
-    new = sorted(spans - existing)
-    with transaction.atomic():
-        # ignore_conflicts: a coding made meanwhile in another tab is the same coding, and the
-        # unique constraint (not this read) is what keeps it single.
-        Coding.objects.bulk_create(
-            [
-                Coding(document_id=d, code=code, coder=request.user, start=s, end=e)
-                for d, s, e in new
-            ],
-            ignore_conflicts=True,
-        )
-        Assignment.objects.filter(
-            document_id__in={d for d, _, _ in new},
-            coder=request.user,
-            status=Assignment.Status.NOT_STARTED,
-        ).update(status=Assignment.Status.IN_PROGRESS)
-
-    path = code_paths(_codes_for(study))[code.pk]
-    already = len(spans) - len(new)
-    noun = "result" if len(new) == 1 else "results"
-    message = f"Coded {len(new)} {noun} with {path}"
+        results.append(CodingSpan(parsed[0], int(code_value), parsed[1], parsed[2]))
+    try:
+        # The results as posted first: a unit is only looked up around a span that is one.
+        check_codings(user=request.user, spans=results, study=study)
+        spans = results
+        if unit != "match":
+            units = _unit_spans(unit, {r.document for r in results})
+            spans = []
+            for r in results:
+                doc_units = units.get(r.document, [])
+                covering = covering_span(doc_units, [s for s, _ in doc_units], r.start, r.end)
+                start, end = covering or (r.start, r.end)
+                spans.append(CodingSpan(r.document, r.code, start, end))
+        result = apply_codings(user=request.user, spans=spans, study=study)
+    except CodingsRefused as exc:
+        return HttpResponseBadRequest(exc.describe(spans=results))
+    path = code_paths(_codes_for(study))[int(code_value)]
+    new, already = len(result.created), len(result.existing)
+    noun = "result" if new == 1 else "results"
+    message = f"Coded {new} {noun} with {path}"
     if already:
         message += f" ({already} {'was' if already == 1 else 'were'} already coded)"
     messages.success(request, message + ".")
