@@ -8,18 +8,30 @@ at import and stored, so a spaCy upgrade cannot move existing units.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 
 import spacy
 from django.conf import settings
 from spacy.language import Language
+from spacy.pipeline import Sentencizer
 
 # Opening brackets and quotation marks (written as escapes: some look like other characters).
 OPENERS = "([{\u201c\u2018\u201e\u00ab\u2039\u00bf\u00a1"
 # A word is what a word processor counts: a run of non-space characters with a letter or digit
 # in it ("FI-1", "don't" and "[laughter]" are one word each; a lone dash is none).
 WORD_RE = re.compile(r"[^\s]*\w[^\s]*")
+
+Span = tuple[int, int]
+
+# Where a piece of an over-long text may end, best first: after the last sentence-ending mark
+# (those the sentencizer knows, in every script), closing quotes or brackets and a space; else
+# after the last space. Greedy `.*` finds the last one by backtracking from the piece's end.
+_ENDERS = "".join(re.escape(c) for c in Sentencizer.default_punct_chars)
+_CLOSERS = re.escape(")]}\"'\u201d\u2019\u00bb\u203a")
+_LAST_SENTENCE_END = re.compile(rf".*[{_ENDERS}][{_CLOSERS}]*\s", re.S)
+_LAST_SPACE = re.compile(r".*\s", re.S)
 
 
 def count_words(text: str) -> int:
@@ -47,35 +59,94 @@ def sentence_pipeline(language: str) -> Language:
     return nlp
 
 
+def safe_cut(text: str, start: int, stop: int) -> int:
+    """Where to end a piece of text[start:] that may be at most `stop - start` characters long:
+    just after the last sentence-ending punctuation followed by whitespace, else after the last
+    whitespace, else at `stop` itself (never between a letter and its combining accent)."""
+    for pattern in (_LAST_SENTENCE_END, _LAST_SPACE):
+        match = pattern.match(text, start, stop)
+        if match is not None and match.end() > start + 1:
+            return match.end()
+    cut = stop
+    while cut > start + 1 and unicodedata.combining(text[cut]):
+        cut -= 1
+    return cut
+
+
+def pieces(text: str, start: int, end: int, max_chars: int) -> Iterator[Span]:
+    """text[start:end] as consecutive (start, end) pieces of at most `max_chars` characters,
+    each ending where `safe_cut` says: what spaCy can take in one call (`nlp.max_length`)."""
+    while end - start > max_chars:
+        cut = safe_cut(text, start, start + max_chars)
+        yield start, cut
+        start = cut
+    yield start, end
+
+
+def _long_region_sentences(nlp: Language, text: str, start: int, end: int) -> list[Span]:
+    """Sentences of a region longer than spaCy accepts in one call, read piece by piece.
+
+    A piece's last sentence may go on past the cut, so it is read again at the start of the
+    next piece: every boundary is one the pipeline found with the whole sentence in view, as it
+    would have with the whole region. Only a sentence longer than a piece is broken at the cut.
+    """
+    found: list[Span] = []
+    while start < end:
+        stop = end
+        if end - start > nlp.max_length:
+            stop = safe_cut(text, start, start + nlp.max_length)
+        doc = nlp(text[start:stop])
+        sents = [(start + sent.start_char, start + sent.end_char) for sent in doc.sents]
+        start = stop
+        if stop < end and len(sents) > 1:
+            start = sents.pop()[0]
+        found.extend(sents)
+    return found
+
+
 def sentence_spans(
     text: str, regions: Sequence[tuple[int, int]] | None, language: str
 ) -> list[tuple[int, int]]:
     """Sentence (start, end) offsets into `text`, found inside each region (a turn's utterance),
-    so that no sentence crosses a speaker change. Without regions, paragraphs are the regions."""
+    so that no sentence crosses a speaker change. Without regions, paragraphs are the regions.
+    A region longer than spaCy reads at once (a one-line file, a very long turn) is read in
+    pieces and comes out as it would whole."""
     if regions is None:
         regions = [
             (m.start(), m.end()) for m in re.finditer(r"\S(?:.*?\S)?(?=\n\s*\n|\s*\Z)", text, re.S)
         ]
     nlp = sentence_pipeline(language)
+    limit = nlp.max_length
+    docs = nlp.pipe((text[a:b] for a, b in regions if b - a <= limit), batch_size=256)
     spans: list[tuple[int, int]] = []
-    docs: Iterable = nlp.pipe((text[start:end] for start, end in regions), batch_size=256)
-    for (offset, _end), doc in zip(regions, docs, strict=True):
-        carry = None  # an opening bracket or quote the splitter left at a sentence's end
-        for sent in doc.sents:
-            chunk = sent.text
-            lead = len(chunk) - len(chunk.lstrip())
-            trail = len(chunk.rstrip())
-            start, end = offset + sent.start_char + lead, offset + sent.start_char + trail
-            if carry is not None:
-                start, carry = carry, None
-            # "grievance. [laughter] Last year": the sentencizer keeps "[" with the sentence
-            # before it; it opens the next one.
-            stripped = text[start:end]
-            if len(stripped) > 1 and stripped[-1] in OPENERS and stripped[-2].isspace():
-                carry = end - 1
-                end = start + len(stripped[:-1].rstrip())
-            if end > start:
-                spans.append((start, end))
-        if carry is not None:
-            spans.append((carry, carry + 1))
+    for offset, end in regions:
+        if end - offset <= limit:
+            doc = next(docs)
+            found = [(offset + sent.start_char, offset + sent.end_char) for sent in doc.sents]
+        else:
+            found = _long_region_sentences(nlp, text, offset, end)
+        spans.extend(_tidy(text, found))
     return spans
+
+
+def _tidy(text: str, found: Iterable[Span]) -> Iterator[Span]:
+    """The pipeline's sentences of one region without surrounding whitespace, each opening
+    bracket or quote moved to the sentence it opens."""
+    carry = None  # an opening bracket or quote the splitter left at a sentence's end
+    for found_start, found_end in found:
+        chunk = text[found_start:found_end]
+        lead = len(chunk) - len(chunk.lstrip())
+        trail = len(chunk.rstrip())
+        start, end = found_start + lead, found_start + trail
+        if carry is not None:
+            start, carry = carry, None
+        # "grievance. [laughter] Last year": the sentencizer keeps "[" with the sentence
+        # before it; it opens the next one.
+        stripped = text[start:end]
+        if len(stripped) > 1 and stripped[-1] in OPENERS and stripped[-2].isspace():
+            carry = end - 1
+            end = start + len(stripped[:-1].rstrip())
+        if end > start:
+            yield start, end
+    if carry is not None:
+        yield carry, carry + 1
