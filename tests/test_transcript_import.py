@@ -9,6 +9,7 @@ from django.test import override_settings
 
 from studies.importers import FileRejected
 from studies.models import Document, Sentence, Study, Turn
+from studies.nlp import sentence_pipeline
 from studies.services import describe_outcomes, import_transcripts, preview_transcript
 from tests.helpers import db_snapshot
 
@@ -359,4 +360,92 @@ def test_bad_files_are_refused_with_a_clear_reason(
         import_transcripts(study=roster_study, workshop=fi, files=[(filename, data)])
     assert str(excinfo.value).startswith(f"{filename}")
     assert reason in str(excinfo.value)
+    assert not Document.objects.exists()
+
+
+# Finnish, as FI-1 speaks it: long sentences (someone thinking aloud), so that five megabytes
+# stay quick to store, with a note in brackets and each saying ending its sentence.
+CLAUSE = "rekrytointijärjestelmän päätöksentekokriteerien läpinäkyvyydestä keskusteltaessa, "
+SAYINGS = [
+    "Minusta algoritmin pitäisi osata selittää päätöksensä, " + CLAUSE * 20 + "ymmärrätkö?",
+    "Muuten siihen ei voi luottaa, " + CLAUSE * 30 + "ei mitenkään!",
+    "[naurua] Pankki sanoi ei, " + CLAUSE * 25 + "eikä kukaan osannut kertoa miksi.",
+]
+
+
+def one_line(size: int) -> tuple[str, list[str]]:
+    """A turn of about `size` bytes of UTF-8 on a single line, and the sayings in it."""
+    said, length = [], 0
+    while length < size:
+        saying = SAYINGS[len(said) % len(SAYINGS)]
+        said.append(saying)
+        length += len(saying.encode()) + 1
+    return "Aino: " + " ".join(said), said
+
+
+def assert_sentences_cover_the_turns(document: Document) -> None:
+    """Sentences lie inside turns, in order, without overlapping, and only whitespace is left
+    between them: every other character is in exactly one sentence."""
+    text = document.text
+    sentences = list(document.sentences.values_list("start", "end"))
+    for turn in document.turns.all():
+        inside = [(s, e) for s, e in sentences if turn.start <= s < turn.end]
+        assert all(e <= turn.end for _s, e in inside)
+        at = turn.start
+        for start, end in inside:
+            assert at <= start < end
+            assert not text[at:start].strip()
+            at = end
+        assert at == turn.end
+
+
+def test_a_5_mb_transcript_on_a_single_line_imports_with_every_sentence(
+    roster_study: Study,
+) -> None:
+    fi = roster_study.workshops.get(code="FI-1")
+    text, said = one_line(5 * 1024 * 1024)
+    assert "\n" not in text and len(text.encode()) > 5 * 1024 * 1024
+
+    [outcome] = import_transcripts(
+        study=roster_study, workshop=fi, files=[("FI-long.txt", text.encode())]
+    )
+
+    document = outcome.document
+    assert document.text == text
+    assert utterances(document) == [("Aino", "P01", text.removeprefix("Aino: "))]
+    assert outcome.sentences == len(said)
+    assert [text[s.start : s.end] for s in document.sentences.all()] == said
+    assert_sentences_cover_the_turns(document)
+
+
+def test_a_turn_without_spaces_or_punctuation_over_spacys_limit_imports(
+    roster_study: Study, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # spaCy's limit lowered from a million characters to keep the test quick.
+    monkeypatch.setattr(sentence_pipeline("fi"), "max_length", 1000)
+    fi = roster_study.workshops.get(code="FI-1")
+    text = "Aino: " + "ä" * 3500
+
+    [outcome] = import_transcripts(
+        study=roster_study, workshop=fi, files=[("FI-1.txt", text.encode())]
+    )
+
+    sentences = list(outcome.document.sentences.values_list("start", "end"))
+    assert sentences == [(6, 1006), (1006, 2006), (2006, 3006), (3006, 3506)]
+    assert_sentences_cover_the_turns(outcome.document)
+
+
+@override_settings(COLLOQUY_MAX_UPLOAD_BYTES=4 * 1024 * 1024)
+def test_a_transcript_over_the_upload_limit_is_refused_naming_the_file_and_the_limit(
+    roster_study: Study,
+) -> None:
+    fi = roster_study.workshops.get(code="FI-1")
+    text, _said = one_line(5 * 1024 * 1024)
+
+    with pytest.raises(FileRejected) as excinfo:
+        import_transcripts(study=roster_study, workshop=fi, files=[("FI-long.txt", text.encode())])
+
+    assert str(excinfo.value) == (
+        "FI-long.txt: is 5.0 MB, larger than the limit of 4 MB (COLLOQUY_MAX_UPLOAD_MB)"
+    )
     assert not Document.objects.exists()
