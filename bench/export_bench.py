@@ -26,7 +26,7 @@ from studies.services import import_transcripts
 
 
 def populate(study: Study, codings: int) -> int:
-    codebook = ROOT / "studies" / "demo" / "codebook.csv"
+    codebook = ROOT / "coding" / "demo" / "codebook.csv"
     import_codebook(study=study, filename=codebook.name, data=codebook.read_bytes())
     codes = list(Code.objects.filter(study=study, codable=True))
     coders = []

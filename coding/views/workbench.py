@@ -29,9 +29,7 @@ def workbench(request: HttpRequest, slug: str, document_id: int) -> HttpResponse
         layer = default if default in available else available[0]
 
     codings = (
-        Coding.objects.filter(document=document)
-        .layer(layer, user=request.user)
-        .visible_to(access)
+        Coding.objects.filter(document=document).layer(layer, user=request.user).visible_to(access)
     )
     coding_rows = list(
         codings.order_by("start", "end", "pk").values_list(

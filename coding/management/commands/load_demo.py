@@ -1,21 +1,21 @@
 """Load the demo study: five workshops in Finland, Germany, the UK and the US, 60 participants and
-their transcripts, written for Colloquy. Running it again changes nothing."""
+their transcripts (studies.demo), the codebook and two coders' codings (coding.demo), written
+for Colloquy. Running it again changes nothing. The command lives in `coding`, the highest app
+whose data it loads."""
 
 import secrets
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
-from coding.demo import create_demo_codings
+from coding.demo import CODEBOOK, create_demo_codings
 from coding.models import Assignment, Code, Memo
 from coding.services import import_codebook
+from studies.demo import load_workshops
 from studies.models import Membership, Study
-from studies.services import describe_outcomes, import_roster, import_transcripts
 
-DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 SLUG = "demo"
 NAME = "Judging algorithmic decisions (demo)"
 DESCRIPTION = (
@@ -24,13 +24,6 @@ DESCRIPTION = (
     "accuracy, humanity, fairness and negotiability) in hiring, medicine, justice, lending "
     "and welfare. Demo data written for Colloquy."
 )
-TRANSCRIPTS = {
-    "FI-1": "FI-1.txt",
-    "DE-1": "DE-1.vtt",
-    "GB-1": "GB-1.srt",
-    "US-1": "US-1.txt",
-    "US-2": "US-2.md",
-}
 USERS = [
     ("alice", Membership.Role.OWNER),
     ("bob", Membership.Role.CODER),
@@ -112,19 +105,8 @@ class Command(BaseCommand):
                     created_users.append(username)
                 Membership.objects.get_or_create(study=study, user=user, defaults={"role": role})
 
-            roster = DEMO_DIR / "roster.csv"
-            plan = import_roster(study=study, filename=roster.name, data=roster.read_bytes())
-            self.stdout.write(plan.summary())
-            for code, filename in TRANSCRIPTS.items():
-                path = DEMO_DIR / filename
-                outcomes = import_transcripts(
-                    study=study,
-                    workshop=study.workshops.get(code=code),
-                    files=[(path.name, path.read_bytes())],
-                )
-                self.stdout.write(f"{code}: {describe_outcomes(outcomes)}")
-
-            codebook = DEMO_DIR / "codebook.csv"
+            load_workshops(study, self.stdout.write)
+            codebook = CODEBOOK
             plan = import_codebook(study=study, filename=codebook.name, data=codebook.read_bytes())
             self.stdout.write(plan.summary())
             self._code_the_demo(study)

@@ -13,10 +13,15 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from coding.models import Code, Coding, code_paths
 from coding.services import CodingSpan, apply_codings
 from studies.models import Document
+
+# The demo codebook: Concept (explainability, accuracy, humanity, fairness, negotiability) and
+# Domain (hiring, medicine, justice, lending, welfare), with definitions and patterns.
+CODEBOOK = Path(__file__).resolve().parent / "codebook.csv"
 
 # Lower-case stems (regular expressions); a sentence matches a code when one starts a word in it.
 CUES: dict[str, tuple[str, ...]] = {
