@@ -43,7 +43,7 @@ from spacy.util import load_language_data, registry
 from coding.models import Code, Coding, SuggestionDecision
 from studies.access import Access
 from studies.models import Document, Sentence, Study, Turn
-from studies.nlp import base_language
+from studies.nlp import base_language, pieces
 
 MODES = ("word", "lemma", "phrase")
 # Enough for every occurrence of a common word in a study of five long workshops; past this the
@@ -566,7 +566,12 @@ def suggestions(document: Document, *, user: object) -> list[Suggestion]:
     )
     sentence_spans = sentences_of([document.pk]).get(document.pk, [])
     sentence_starts = [s for s, _ in sentence_spans]
-    regions = _regions(document, turn_spans, sentence_spans)
+    # A turn longer than spaCy reads at once (a one-line transcript) goes in pieces.
+    regions = [
+        piece
+        for start, end in _regions(document, turn_spans, sentence_spans)
+        for piece in pieces(text, start, end, nlp.max_length)
+    ]
 
     found: set[tuple[int, int, int]] = set()
     docs = nlp.pipe((text[start:end] for start, end in regions), batch_size=256)
