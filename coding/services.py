@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, FilteredRelation, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, FilteredRelation, Max, OuterRef, Q, Subquery
 
 from coding.models import (
     HEX_COLOUR_RE,
@@ -1092,11 +1092,16 @@ def _savepoint_if_in_transaction() -> transaction.Atomic | contextlib.nullcontex
     return contextlib.nullcontext()
 
 
-def _same_spans(user: object, keys: Iterable[tuple[int, int, int, int, bool]]) -> QuerySet:
-    match = Q()
-    for document, code, start, end, consensus in keys:
-        match |= Q(document_id=document, code_id=code, start=start, end=end, consensus=consensus)
-    return Coding.objects.filter(match, coder=user).select_related("coder")
+def _existing(user: object, keys: Sequence[tuple[int, int, int, int, bool]]) -> dict:
+    """The user's codings with these keys (Coding.key), by key. The query asks for a superset
+    (an OR of a thousand spans would exceed SQLite's expression depth) and keeps the keys."""
+    wanted = set(keys)
+    found = Coding.objects.filter(
+        coder=user,
+        document_id__in={key[0] for key in wanted},
+        code_id__in={key[1] for key in wanted},
+    ).select_related("coder")
+    return {coding.key: coding for coding in found if coding.key in wanted}
 
 
 def apply_codings(
@@ -1122,35 +1127,35 @@ def apply_codings(
         )
         for s in wanted
     ]
-    with transaction.atomic() if len(rows) > 1 else contextlib.nullcontext():
-        try:
-            with _savepoint_if_in_transaction():
-                if len(rows) == 1:
-                    rows[0].save(force_insert=True)  # bulk_create would add BEGIN and COMMIT
-                else:
-                    Coding.objects.bulk_create(rows)
-            created, existing = rows, []
-        except IntegrityError:
-            # Some of them exist already (a double click, a repeated request): keep those and
-            # create the rest. Codings made meanwhile by another request count as existing.
-            before = {c.key: c for c in _same_spans(user, [s.key for s in wanted])}
-            with _savepoint_if_in_transaction():
-                Coding.objects.bulk_create(
-                    [row for row, s in zip(rows, wanted, strict=True) if s.key not in before],
-                    ignore_conflicts=True,
-                )
-            after = {c.key: c for c in _same_spans(user, [s.key for s in wanted])}
-            created = [after[s.key] for s in wanted if s.key not in before and s.key in after]
-            existing = [before[s.key] for s in wanted if s.key in before]
-        started = {
-            c.document_id
-            for c in created
-            if not c.consensus and scopes[c.document_id].assignment_waiting
-        }
-        if started:
-            Assignment.objects.filter(
-                document_id__in=started, coder=user, status=Assignment.Status.NOT_STARTED
-            ).update(status=Assignment.Status.IN_PROGRESS)
+    # One INSERT, atomic by itself (bulk_create wraps its batches in a transaction).
+    try:
+        with _savepoint_if_in_transaction():
+            if len(rows) == 1:
+                rows[0].save(force_insert=True)  # bulk_create would add BEGIN and COMMIT
+            else:
+                Coding.objects.bulk_create(rows)
+        created, existing = rows, []
+    except IntegrityError:
+        # Some of them exist already (a double click, a repeated request): keep those and
+        # create the rest. Codings made meanwhile by another request count as existing.
+        before = _existing(user, [s.key for s in wanted])
+        with _savepoint_if_in_transaction():
+            Coding.objects.bulk_create(
+                [row for row, s in zip(rows, wanted, strict=True) if s.key not in before],
+                ignore_conflicts=True,
+            )
+        after = _existing(user, [s.key for s in wanted])
+        created = [after[s.key] for s in wanted if s.key not in before and s.key in after]
+        existing = [before[s.key] for s in wanted if s.key in before]
+    started = {
+        c.document_id
+        for c in created
+        if not c.consensus and scopes[c.document_id].assignment_waiting
+    }
+    if started:
+        Assignment.objects.filter(
+            document_id__in=started, coder=user, status=Assignment.Status.NOT_STARTED
+        ).update(status=Assignment.Status.IN_PROGRESS)
     for coding in created:
         coding.coder = user
     return AppliedCodings(created=created, existing=existing)
