@@ -24,7 +24,6 @@ Rules, decided here once for the pages, commands and tests:
 
 from __future__ import annotations
 
-import bisect
 import math
 import random
 from collections import defaultdict
@@ -38,6 +37,7 @@ from coding.reliability import UNITS, compare_coders
 from coding.services import CodingSpan, apply_codings
 from studies.access import require_role, role_in
 from studies.models import Document, Membership, Study
+from studies.spans import SpanIndex
 
 Span = tuple[int, int]
 Choice = AdjudicationDecision.Choice
@@ -72,18 +72,6 @@ def clip_spans(spans: Iterable[Span], start: int, end: int) -> list[Span]:
     """The parts of spans inside [start, end); spans that only touch it give nothing."""
     clipped = [(max(s, start), min(e, end)) for s, e in spans]
     return [(s, e) for s, e in clipped if s < e]
-
-
-class SpanIndex:
-    """Spans sorted by start, to find those overlapping a unit without scanning every later one."""
-
-    def __init__(self, spans: Iterable[Span]) -> None:
-        self.spans = sorted(spans)
-        self.starts = [start for start, _ in self.spans]
-
-    def overlapping(self, start: int, end: int) -> list[Span]:
-        candidates = self.spans[: bisect.bisect_left(self.starts, end)]
-        return [(s, e) for s, e in candidates if e > start]
 
 
 # Rounds ------------------------------------------------------------------------------------------
@@ -352,8 +340,8 @@ def accept_agreements(
         .values_list("code_id", "start", "end")
     ):
         consensus[code_id].append((start, end))
-    coder_index = {code_id: SpanIndex(spans) for code_id, spans in by_code.items()}
-    consensus_index = {code_id: SpanIndex(spans) for code_id, spans in consensus.items()}
+    coder_index = {code_id: SpanIndex.of(spans) for code_id, spans in by_code.items()}
+    consensus_index = {code_id: SpanIndex.of(spans) for code_id, spans in consensus.items()}
 
     copied = 0
     spans: list[CodingSpan] = []

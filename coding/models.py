@@ -7,6 +7,8 @@ scripts (DESIGN.md); keep those names.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -107,33 +109,114 @@ class Code(models.Model):
         return reverse("coding:code", args=[self.study.slug, self.pk])
 
     def ancestors(self) -> list[Code]:
-        """From the top of the tree down to the parent (one query per level)."""
-        chain: list[Code] = []
-        node = self.parent
-        while node is not None:
-            chain.append(node)
-            node = node.parent
-        return chain[::-1]
+        """From the top of the tree down to the parent."""
+        lineage = CodeTree.of(self.study_id).lineage(self.pk)[:-1]
+        by_id = Code.objects.in_bulk(lineage)
+        return [by_id[pk] for pk in lineage]
 
     @property
     def path(self) -> str:
-        return "/".join([*(c.name for c in self.ancestors()), self.name])
+        return CodeTree.of(self.study_id).path[self.pk]
 
 
-def code_paths(codes: list[Code]) -> dict[int, str]:
-    """Every code's path ("Concept/negotiability") from one list of a study's codes, no queries."""
-    by_id = {code.pk: code for code in codes}
-    paths: dict[int, str] = {}
+class CodeTree:
+    """A study's codebook as a tree, from one query (or from codes already loaded): each code's
+    path ("Concept/negotiability"), parent, lineage, subtree and the depth-first order in which
+    the codebook and every table list codes. The one place the tree's shape is worked out."""
 
-    def path_of(code: Code) -> str:
-        if code.pk not in paths:
-            parent = by_id.get(code.parent_id)
-            paths[code.pk] = f"{path_of(parent)}/{code.name}" if parent else code.name
-        return paths[code.pk]
+    def __init__(self, rows: Iterable[tuple[int, int | None, str, bool, int]]) -> None:
+        self.parent: dict[int, int | None] = {}
+        self.name: dict[int, str] = {}
+        self.codable: dict[int, bool] = {}
+        self.order: dict[int, int] = {}
+        for pk, parent_id, name, codable, order in rows:
+            self.parent[pk] = parent_id
+            self.name[pk] = name
+            self.codable[pk] = codable
+            self.order[pk] = order
+        self.below: dict[int | None, list[int]] = defaultdict(list)
+        for pk, parent_id in self.parent.items():
+            self.below[parent_id].append(pk)
+        for siblings in self.below.values():
+            siblings.sort(key=lambda pk: (self.order[pk], self.name[pk].casefold(), pk))
+        self.path: dict[int, str] = {
+            pk: "/".join(self.name[a] for a in self.lineage(pk)) for pk in self.parent
+        }
 
-    for code in codes:
-        path_of(code)
-    return paths
+    @classmethod
+    def of(cls, study: Study | int) -> CodeTree:
+        study_id = study if isinstance(study, int) else study.pk
+        return cls(
+            Code.objects.filter(study_id=study_id).values_list(
+                "pk", "parent_id", "name", "codable", "order"
+            )
+        )
+
+    @classmethod
+    def from_codes(cls, codes: Iterable[Code]) -> CodeTree:
+        return cls((c.pk, c.parent_id, c.name, c.codable, c.order) for c in codes)
+
+    def lineage(self, pk: int) -> list[int]:
+        """From the top of the tree down to the code itself."""
+        chain = [pk]
+        seen = {pk}
+        # A parent outside the rows (codes of a partial list) ends the chain, as does a loop.
+        while (parent := self.parent.get(chain[-1])) in self.parent and parent not in seen:
+            chain.append(parent)
+            seen.add(parent)
+        return chain[::-1]
+
+    def root(self, pk: int) -> int:
+        return self.lineage(pk)[0]
+
+    def dimension(self, pk: int) -> str:
+        """The top-level ancestor's name when that ancestor is a grouping (not codable)."""
+        root = self.root(pk)
+        return self.name[root] if not self.codable[root] else ""
+
+    def children(self) -> dict[int | None, list[int]]:
+        """Each code's children (None: the top level), in the codebook's order."""
+        return self.below
+
+    def walk(self) -> list[tuple[int, int]]:
+        """(code id, depth) depth first, siblings in the codebook's order, 0 at the top. An
+        explicit stack, so that a deep tree cannot reach Python's recursion limit."""
+        ordered: list[tuple[int, int]] = []
+        stack = [(pk, 0) for pk in reversed(self.below.get(None, []))]
+        while stack:
+            pk, depth = stack.pop()
+            ordered.append((pk, depth))
+            stack.extend((child, depth + 1) for child in reversed(self.below.get(pk, [])))
+        return ordered
+
+    def tree_order(self) -> list[int]:
+        """Depth first, siblings in the codebook's order: the order tables list codes in."""
+        return [pk for pk, _depth in self.walk()]
+
+    def subtree(self, pk: int) -> set[int]:
+        """The code and every code below it."""
+        found = {pk}
+        frontier = [pk]
+        while frontier:
+            for child in self.below.get(frontier.pop(), []):
+                if child not in found:
+                    found.add(child)
+                    frontier.append(child)
+        return found
+
+    def descendants(self, pk: int) -> set[int]:
+        return self.subtree(pk) - {pk}
+
+    def top_level(self, name: str) -> int | None:
+        for pk in self.below.get(None, []):
+            if self.name[pk] == name:
+                return pk
+        return None
+
+
+def code_paths(codes: Iterable[Code]) -> dict[int, str]:
+    """Every code's path ("Concept/negotiability") from codes already loaded, no queries."""
+    return CodeTree.from_codes(codes).path
 
 
 # The layers a person reads in the coding view, the codebook and a code's report: their own

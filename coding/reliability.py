@@ -14,7 +14,6 @@ judgement in one category) is None with a note saying why, never a made-up 1.0 o
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -23,6 +22,7 @@ import numpy as np
 
 from coding.models import Assignment, Code, Coding, code_paths
 from studies.models import Document, Sentence, Study, Turn
+from studies.spans import SpanIndex
 
 UNITS = ("sentence", "turn", "character")
 
@@ -331,8 +331,7 @@ def compare_coders(
 ) -> list[UnitComparison]:
     """Every unit of the document with the codes each coder applied in it."""
     spans = unit_spans(document, unit)
-    starts = [s for s, _ in spans]
-    ends = [e for _, e in spans]
+    units = SpanIndex((s, e, i) for i, (s, e) in enumerate(spans))
     rows = [UnitComparison(s, e, set(), set()) for s, e in spans]
     codings = Coding.objects.filter(
         document=document, coder__in=[coder_a, coder_b], consensus=False
@@ -340,8 +339,6 @@ def compare_coders(
     if codes is not None:
         codings = codings.filter(code_id__in=codes)
     for coder_id, code_id, start, end in codings.values_list("coder_id", "code_id", "start", "end"):
-        first = bisect_right(ends, start)
-        last = bisect_left(starts, end)
-        for row in rows[first:last]:
-            (row.a if coder_id == coder_a.pk else row.b).add(code_id)
+        for i in units.overlapping(start, end):
+            (rows[i].a if coder_id == coder_a.pk else rows[i].b).add(code_id)
     return rows

@@ -26,7 +26,6 @@ accepts is a coding the agreement measures can compare with the other coders' co
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -40,10 +39,11 @@ from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc
 from spacy.util import load_language_data, registry
 
-from coding.models import Code, Coding, SuggestionDecision
+from coding.models import Code, CodeTree, Coding, SuggestionDecision
 from studies.access import Access
 from studies.models import Document, Sentence, Study, Turn
 from studies.nlp import base_language, pieces
+from studies.spans import Span, SpanIndex
 
 MODES = ("word", "lemma", "phrase")
 # Enough for every occurrence of a common word in a study of five long workshops; past this the
@@ -58,8 +58,6 @@ RIGHT_QUOTE = "\u2019"  # the curly apostrophe word processors type
 QUERY_WORD_RE = re.compile(r"\w+(?:['\u2019\-]\w+)*")
 APOSTROPHES = "['\u2019]"
 WHITESPACE_RE = re.compile(r"\s+")
-
-Span = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -247,33 +245,6 @@ def term_patterns(query: str, mode: str, language: str) -> list[re.Pattern[str]]
 # --- spans ------------------------------------------------------------------------------------
 
 
-def covering_span(
-    spans: Sequence[Span], starts: Sequence[int], start: int, end: int
-) -> Span | None:
-    """The union of the sorted, non-overlapping `spans` (sentences, turns) that overlap
-    [start, end), or None when none does. `starts` is the list of their starts, for bisecting."""
-    i = bisect_right(starts, start) - 1
-    if i < 0 or spans[i][1] <= start:
-        i += 1
-    first = last = None
-    while i < len(spans) and spans[i][0] < end:
-        if spans[i][1] > start:
-            first = spans[i] if first is None else first
-            last = spans[i]
-        i += 1
-    if first is None or last is None:
-        return None
-    return (first[0], last[1])
-
-
-def _containing(spans: Sequence[Span], starts: Sequence[int], start: int, end: int) -> int | None:
-    """The index of the span that wholly contains [start, end), or None."""
-    i = bisect_right(starts, start) - 1
-    if i >= 0 and spans[i][0] <= start and end <= spans[i][1]:
-        return i
-    return None
-
-
 def _squash(text: str) -> str:
     # Line breaks inside a turn are layout, not meaning; a context line reads better without.
     return WHITESPACE_RE.sub(" ", text)
@@ -310,22 +281,6 @@ def sentences_of(document_ids: Iterable[int]) -> dict[int, list[Span]]:
     return sentences
 
 
-def code_subtree(study: Study, code: Code | int) -> set[int]:
-    """A code and every code below it, so that filtering on a dimension ("Concept") finds what
-    its values were applied to."""
-    root = code.pk if isinstance(code, Code) else int(code)
-    children: dict[int | None, list[int]] = defaultdict(list)
-    for pk, parent in Code.objects.filter(study=study).values_list("pk", "parent_id"):
-        children[parent].append(pk)
-    found, todo = set(), [root]
-    while todo:
-        pk = todo.pop()
-        if pk not in found:
-            found.add(pk)
-            todo.extend(children.get(pk, ()))
-    return found
-
-
 # --- search -----------------------------------------------------------------------------------
 
 
@@ -358,7 +313,10 @@ def search(
     if code is not None:
         inside = defaultdict(list)
         for doc_id, start, end in (
-            Coding.objects.filter(document__study=study, code_id__in=code_subtree(study, code))
+            Coding.objects.filter(
+                document__study=study,
+                code_id__in=CodeTree.of(study).subtree(code.pk if isinstance(code, Code) else code),
+            )
             .visible_to(access)
             .values_list("document_id", "start", "end")
         ):
@@ -394,10 +352,9 @@ def search(
     for document, matches in candidates:
         text = document.text
         doc_turns = turns.get(document.pk, [])
-        turn_spans = [(t.start, t.end) for t in doc_turns]
-        turn_starts = [t.start for t in doc_turns]
+        turn_index = SpanIndex((t.start, t.end, i) for i, t in enumerate(doc_turns))
         doc_sentences = sentences.get(document.pk, [])
-        sentence_starts = [s for s, _ in doc_sentences]
+        sentence_index = SpanIndex((s, e, i) for i, (s, e) in enumerate(doc_sentences))
         coded = sorted(inside.get(document.pk, [])) if inside is not None else None
 
         # Which unit (turn, else sentence) each match falls in; a match outside every turn of a
@@ -406,11 +363,11 @@ def search(
         for term, spans in enumerate(matches):
             for start, end in spans:
                 if doc_turns:
-                    unit = _containing(turn_spans, turn_starts, start, end)
+                    unit = turn_index.containing(start, end)
                     if unit is None:
                         continue
                 else:
-                    found = _containing(doc_sentences, sentence_starts, start, end)
+                    found = sentence_index.containing(start, end)
                     unit = -1 if found is None else found
                 by_unit[unit].append((start, end, term))
 
@@ -430,10 +387,10 @@ def search(
                 kept.add((start, end))
 
         for start, end in sorted(kept):
-            i = _containing(turn_spans, turn_starts, start, end) if doc_turns else None
+            i = turn_index.containing(start, end) if doc_turns else None
             turn = doc_turns[i] if i is not None else None
             low, high = (turn.start, turn.end) if turn else (0, len(text))
-            sentence = covering_span(doc_sentences, sentence_starts, start, end)
+            sentence = sentence_index.covering(start, end)
             hits.append(
                 Hit(
                     document_id=document.pk,
@@ -565,7 +522,7 @@ def suggestions(document: Document, *, user: object) -> list[Suggestion]:
         Turn.objects.filter(document=document).order_by("start").values_list("start", "end")
     )
     sentence_spans = sentences_of([document.pk]).get(document.pk, [])
-    sentence_starts = [s for s, _ in sentence_spans]
+    sentence_index = SpanIndex.of(sentence_spans)
     # A turn longer than spaCy reads at once (a one-line transcript) goes in pieces.
     regions = [
         piece
@@ -583,7 +540,7 @@ def suggestions(document: Document, *, user: object) -> list[Suggestion]:
                 span = doc[first:last]
                 start = offset + span.start_char
                 end = offset + span.end_char
-                unit = covering_span(sentence_spans, sentence_starts, start, end)
+                unit = sentence_index.covering(start, end)
                 start, end = unit if unit else (start, end)
                 found.add((code_of_key[match_id], start, end))
     if not found:

@@ -22,14 +22,12 @@ once for the web pages, commands and tests:
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import hashlib
 import io
 import itertools
 import re
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -41,6 +39,7 @@ from coding.models import (
     PALETTE,
     Assignment,
     Code,
+    CodeTree,
     Coding,
     Memo,
     SuggestionDecision,
@@ -79,34 +78,14 @@ def sibling_key(code: Code) -> tuple[int, str, int]:
 
 def tree_order(codes: Iterable[Code]) -> list[tuple[Code, int]]:
     """The codes depth first, each with its depth (0 at the top), siblings in their order."""
-    children: dict[int | None, list[Code]] = defaultdict(list)
-    for code in codes:
-        children[code.parent_id].append(code)
-    for siblings in children.values():
-        siblings.sort(key=sibling_key)
-    ordered: list[tuple[Code, int]] = []
-    # An explicit stack rather than recursion: a deep tree must not hit Python's recursion limit.
-    stack = [(code, 0) for code in reversed(children.get(None, []))]
-    while stack:
-        code, depth = stack.pop()
-        ordered.append((code, depth))
-        stack.extend((child, depth + 1) for child in reversed(children.get(code.pk, [])))
-    return ordered
+    codes = list(codes)
+    by_id = {code.pk: code for code in codes}
+    return [(by_id[pk], depth) for pk, depth in CodeTree.from_codes(codes).walk()]
 
 
 def descendant_ids(code: Code) -> set[int]:
     """Every code below this one, from one query over the study's codes."""
-    children: dict[int, list[int]] = defaultdict(list)
-    for pk, parent_id in Code.objects.filter(study_id=code.study_id).values_list("pk", "parent_id"):
-        if parent_id is not None:
-            children[parent_id].append(pk)
-    found: set[int] = set()
-    frontier = [code.pk]
-    while frontier:
-        below = children.get(frontier.pop(), [])
-        found.update(below)
-        frontier.extend(below)
-    return found
+    return CodeTree.of(code.study_id).descendants(code.pk)
 
 
 def next_colour(study: Study) -> str:
@@ -918,38 +897,6 @@ def import_codebook(*, study: Study, filename: str, data: bytes) -> CodebookPlan
     with transaction.atomic():
         plan = plan_codebook(study=study, filename=filename, data=data)
         return apply_codebook(study=study, plan=plan)
-
-
-# --- Counting codings per code --------------------------------------------------------------
-
-
-class TurnIndex:
-    """The turns of some documents, to find those a span overlaps without a query per span."""
-
-    def __init__(self, turns: Iterable[tuple[int, int, int, object]]) -> None:
-        # (document_id, start, end, payload), any order.
-        by_document: dict[int, list[tuple[int, int, object]]] = defaultdict(list)
-        for document_id, start, end, payload in turns:
-            by_document[document_id].append((start, end, payload))
-        self._index: dict[int, tuple[list[int], list[tuple[int, int, object]], int]] = {}
-        for document_id, rows in by_document.items():
-            rows.sort(key=lambda row: (row[0], row[1]))
-            longest = max(end - start for start, end, _ in rows)
-            self._index[document_id] = ([row[0] for row in rows], rows, longest)
-
-    def overlapping(self, document_id: int, start: int, end: int) -> Iterator[object]:
-        """Payloads of the turns that share at least one character with [start, end)."""
-        entry = self._index.get(document_id)
-        if entry is None:
-            return
-        starts, rows, longest = entry
-        # A turn that overlaps starts before `end` and, being at most `longest` long, after
-        # `start - longest`: only that window is scanned, even if turns overlap each other.
-        low = bisect.bisect_right(starts, start - longest)
-        high = bisect.bisect_left(starts, end)
-        for turn_start, turn_end, payload in rows[low:high]:
-            if turn_start < end and start < turn_end:
-                yield payload
 
 
 # --- Writing and removing codings -----------------------------------------------------------

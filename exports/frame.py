@@ -17,17 +17,16 @@ large the study: the layer check, codes, documents with their texts, codings and
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
-from itertools import pairwise
 
 import pandas as pd
 from django.contrib.auth import get_user_model
 
-from coding.models import Code, Coding
+from coding.models import CodeTree, Coding
 from studies.models import Document, Participant, ParticipantValue, Study, Turn, Variable
 from studies.nlp import count_words
+from studies.spans import DocumentSpans
 
 from .base import ExportError
 
@@ -54,87 +53,6 @@ VARIABLE_PREFIX = "var:"
 MISSING = "(missing)"
 
 
-# --- Codes ----------------------------------------------------------------------------------
-
-
-class CodeTree:
-    """The study's codebook from one query: paths, parents, dimensions and tree order."""
-
-    def __init__(self, rows: Iterable[tuple[int, int | None, str, bool, int]]) -> None:
-        self.parent: dict[int, int | None] = {}
-        self.name: dict[int, str] = {}
-        self.codable: dict[int, bool] = {}
-        self.order: dict[int, int] = {}
-        for pk, parent_id, name, codable, order in rows:
-            self.parent[pk] = parent_id
-            self.name[pk] = name
-            self.codable[pk] = codable
-            self.order[pk] = order
-        self.path: dict[int, str] = {pk: self._path(pk) for pk in self.parent}
-
-    @classmethod
-    def of(cls, study: Study) -> CodeTree:
-        return cls(
-            Code.objects.filter(study=study).values_list(
-                "pk", "parent_id", "name", "codable", "order"
-            )
-        )
-
-    def _path(self, pk: int) -> str:
-        names = [self.name[node] for node in self.lineage(pk)]
-        return "/".join(names)
-
-    def lineage(self, pk: int) -> list[int]:
-        """From the top of the tree down to the code itself."""
-        chain = [pk]
-        while self.parent.get(chain[-1]) is not None:
-            chain.append(self.parent[chain[-1]])  # type: ignore[arg-type]
-        return chain[::-1]
-
-    def root(self, pk: int) -> int:
-        return self.lineage(pk)[0]
-
-    def dimension(self, pk: int) -> str:
-        """The top-level ancestor's name when that ancestor is a grouping (not codable)."""
-        root = self.root(pk)
-        return self.name[root] if not self.codable[root] else ""
-
-    def children(self) -> dict[int | None, list[int]]:
-        below: dict[int | None, list[int]] = defaultdict(list)
-        for pk, parent_id in self.parent.items():
-            below[parent_id].append(pk)
-        for siblings in below.values():
-            siblings.sort(key=lambda pk: (self.order[pk], self.name[pk].casefold(), pk))
-        return below
-
-    def tree_order(self) -> list[int]:
-        """Depth first, siblings in the codebook's order: the order tables list codes in."""
-        below = self.children()
-        ordered: list[int] = []
-        stack = list(reversed(below.get(None, [])))
-        while stack:
-            pk = stack.pop()
-            ordered.append(pk)
-            stack.extend(reversed(below.get(pk, [])))
-        return ordered
-
-    def subtree(self, pk: int) -> set[int]:
-        below = self.children()
-        found = {pk}
-        frontier = [pk]
-        while frontier:
-            for child in below.get(frontier.pop(), []):
-                found.add(child)
-                frontier.append(child)
-        return found
-
-    def top_level(self, name: str) -> int | None:
-        for pk, parent_id in self.parent.items():
-            if parent_id is None and self.name[pk] == name:
-                return pk
-        return None
-
-
 # --- Layers ---------------------------------------------------------------------------------
 
 
@@ -156,24 +74,8 @@ def resolve_layer(study: Study, layer: str | None) -> tuple[str, int | None]:
 # --- Turns ----------------------------------------------------------------------------------
 
 
-class TurnIndex:
+class TurnIndex(DocumentSpans[str]):
     """The participant turns of each document, to find who a span overlaps."""
-
-    def __init__(self, rows: Iterable[tuple[int, int, int, str]]) -> None:
-        by_document: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
-        for document_id, start, end, participant in rows:
-            by_document[document_id].append((start, end, participant))
-        self.turns: dict[int, list[tuple[int, int, str]]] = {}
-        self.starts: dict[int, list[int]] = {}
-        self.ends: dict[int, list[int]] = {}
-        self.sorted_ends: dict[int, bool] = {}
-        for document_id, turns in by_document.items():
-            turns.sort()
-            self.turns[document_id] = turns
-            self.starts[document_id] = [t[0] for t in turns]
-            ends = [t[1] for t in turns]
-            self.ends[document_id] = ends
-            self.sorted_ends[document_id] = all(a <= b for a, b in pairwise(ends))
 
     @classmethod
     def of(cls, study: Study) -> TurnIndex:
@@ -185,14 +87,7 @@ class TurnIndex:
 
     def speakers(self, document_id: int, start: int, end: int) -> list[str]:
         """Participant codes (sorted, distinct) whose turns overlap [start, end)."""
-        turns = self.turns.get(document_id)
-        if not turns:
-            return []
-        last = bisect_left(self.starts[document_id], end)  # turns with turn.start < end
-        # Where turns do not nest (the usual case), their ends are sorted too, so the turns
-        # ending after `start` are a suffix; otherwise scan the prefix.
-        first = bisect_right(self.ends[document_id], start) if self.sorted_ends[document_id] else 0
-        return sorted({t[2] for t in turns[first:last] if t[1] > start})
+        return sorted(set(self.overlapping(document_id, start, end)))
 
 
 # --- Frames ---------------------------------------------------------------------------------
@@ -220,13 +115,9 @@ def analysis_frame(
             "pk", "title", "workshop__code", "workshop__country", "text"
         )
     }
-    codings = Coding.objects.filter(document__study=study)
-    if resolved == "consensus":
-        codings = codings.filter(consensus=True)
-    elif resolved == "all":
-        codings = codings.filter(consensus=False)
-    else:
-        codings = codings.filter(consensus=False, coder_id=coder_id)
+    codings = Coding.objects.filter(document__study=study).layer(
+        coder_id if coder_id is not None else resolved
+    )
     rows = codings.order_by("pk").values_list(
         "pk", "document_id", "code_id", "coder__username", "start", "end"
     )

@@ -32,7 +32,6 @@ from django_countries import countries
 from coding.models import LAYERS, Code, Coding, CodingQuerySet, Memo, code_paths, layer_choices
 from coding.services import (
     CodebookError,
-    TurnIndex,
     apply_codebook,
     create_code,
     csv_bytes,
@@ -54,6 +53,7 @@ from coding.services import (
 from studies.access import get_study_for_user
 from studies.importers import FileRejected
 from studies.models import Membership, Study, Turn
+from studies.spans import DocumentSpans
 
 OWNER = Membership.Role.OWNER
 CODER = Membership.Role.CODER
@@ -129,7 +129,7 @@ class Tally:
 def tally_codings(codings: QuerySet[Coding]) -> dict[int, Tally]:
     """Counts per code id from two queries however many codes and codings there are."""
     rows = list(codings.values_list("code_id", "document_id", "coder_id", "start", "end"))
-    turns = TurnIndex(
+    turns = DocumentSpans(
         Turn.objects.filter(
             document__in=codings.values("document_id"), participant__isnull=False
         ).values_list("document_id", "start", "end", "participant_id")
@@ -608,7 +608,7 @@ def excerpt_values(codings: QuerySet) -> QuerySet:
 
 def attach_speakers(rows: list[dict], turns: QuerySet[Turn]) -> None:
     """Add each excerpt's speakers [(label, participant code or None)] and first turn number."""
-    index = TurnIndex(
+    index = DocumentSpans(
         (document_id, start, end, (seq, speaker, participant))
         for document_id, start, end, seq, speaker, participant in turns.values_list(
             "document_id", "start", "end", "seq", "speaker", "participant__code"

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from coding.models import Assignment, Coding, Memo
 from studies.access import get_study_for_user
 from studies.models import Document, Membership, Sentence
+from studies.spans import DocumentSpans
 
 OWNER = Membership.Role.OWNER
 CODER = Membership.Role.CODER
@@ -29,18 +30,19 @@ def back(request: HttpRequest, default: str, slug: str) -> HttpResponse:
 
 def coded_share(document_ids: list[int], user: object) -> dict[int, float]:
     """For each document, the share of its sentences that the user's codings touch."""
-    spans: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for document_id, start, end in Coding.objects.filter(
-        document_id__in=document_ids, coder=user, consensus=False
-    ).values_list("document_id", "start", "end"):
-        spans[document_id].append((start, end))
+    codings = DocumentSpans(
+        (document_id, start, end, None)
+        for document_id, start, end in Coding.objects.filter(document_id__in=document_ids)
+        .layer("mine", user=user)
+        .values_list("document_id", "start", "end")
+    )
     totals: dict[int, int] = defaultdict(int)
     touched: dict[int, int] = defaultdict(int)
     for document_id, start, end in Sentence.objects.filter(
         document_id__in=document_ids
     ).values_list("document_id", "start", "end"):
         totals[document_id] += 1
-        if any(s < end and start < e for s, e in spans.get(document_id, ())):
+        if codings.of(document_id).overlaps(start, end):
             touched[document_id] += 1
     return {d: (touched[d] / totals[d] if totals[d] else 0.0) for d in document_ids}
 

@@ -28,7 +28,6 @@ from django.views.decorators.http import require_POST
 
 from coding.adjudication import (
     AdjudicationError,
-    SpanIndex,
     accept_agreements,
     adjudicate,
     adjudication_progress,
@@ -46,6 +45,7 @@ from coding.reliability import (
 )
 from studies.access import get_document_for_user, get_study_for_user
 from studies.models import Document, Membership, Study, Turn
+from studies.spans import SpanIndex
 
 User = get_user_model()
 OWNER = Membership.Role.OWNER
@@ -398,7 +398,7 @@ def build_rows(
         consensus = consensus.filter(code_id__in=only)
     for code_id, start, end in consensus.values_list("code_id", "start", "end"):
         consensus_spans.setdefault(code_id, []).append((start, end))
-    consensus_index = {code_id: SpanIndex(spans) for code_id, spans in consensus_spans.items()}
+    consensus_index = {code_id: SpanIndex.of(spans) for code_id, spans in consensus_spans.items()}
 
     def ordered(ids: set[int]) -> list[Code]:
         return sorted((codes[i] for i in ids if i in codes), key=lambda c: c.path_label)

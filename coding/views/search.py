@@ -25,7 +25,6 @@ from django_countries import countries
 from coding.models import Code, code_paths
 from coding.search import (
     DEFAULT_LIMIT,
-    covering_span,
     describe_lemma_search,
     search,
     sentences_of,
@@ -34,6 +33,7 @@ from coding.search import (
 from coding.services import CodingSpan, CodingsRefused, apply_codings, check_codings
 from studies.access import get_document_for_user, get_study_for_user
 from studies.models import Membership, Study, Turn
+from studies.spans import SpanIndex
 
 PAGE_SIZE = 50
 RESULT_RE = re.compile(r"(\d{1,12}):(\d{1,12}):(\d{1,12})", re.ASCII)
@@ -235,8 +235,7 @@ def code_results(request: HttpRequest, slug: str) -> HttpResponse:
             units = _unit_spans(unit, {r.document for r in results})
             spans = []
             for r in results:
-                doc_units = units.get(r.document, [])
-                covering = covering_span(doc_units, [s for s, _ in doc_units], r.start, r.end)
+                covering = SpanIndex.of(units.get(r.document, [])).covering(r.start, r.end)
                 start, end = covering or (r.start, r.end)
                 spans.append(CodingSpan(r.document, r.code, start, end))
         result = apply_codings(user=request.user, spans=spans, study=study)
