@@ -1,7 +1,8 @@
 """Agreement rounds and adjudication into the consensus layer.
 
-The hand-built case: a two-turn hiring session of four sentences, coded by Bob (coder A) and
-Carol (coder B). Alice, the owner, adjudicates. Who applied what, sentence by sentence:
+The hand-built case (the `case` fixture of tests/conftest.py): a two-turn hiring session of four
+sentences, coded by Bob (coder A) and Carol (coder B). Alice, the owner, adjudicates. Who applied
+what, sentence by sentence:
 
     s1 "I want a person."          negotiability: Bob "a person", Carol "want a person" (agree)
     s2 "A machine never listens."  accuracy: Bob "machine never" only
@@ -14,7 +15,6 @@ Carol (coder B). Alice, the owner, adjudicates. Who applied what, sentence by se
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth.models import User
@@ -32,72 +32,8 @@ from coding.adjudication import (
     start_round,
 )
 from coding.models import AdjudicationDecision, AgreementRound, Assignment, Code, Coding
-from studies.models import Document, Membership, Sentence, Study, Turn
-
-TEXT = "I want a person. A machine never listens.\nIt was accurate. Nobody wants a guess.\n"
-SENTENCES = [
-    "I want a person.",
-    "A machine never listens.",
-    "It was accurate.",
-    "Nobody wants a guess.",
-]
-
-
-@dataclass
-class Case:
-    document: Document
-    bob: User
-    carol: User
-    alice: User
-    units: list[tuple[int, int]]  # the four sentences
-    codes: dict[str, Code]
-
-    def unit(self, n: int) -> tuple[int, int]:
-        return self.units[n - 1]
-
-
-def span_of(words: str, after: int = 0) -> tuple[int, int]:
-    start = TEXT.index(words, after)
-    return start, start + len(words)
-
-
-def hiring_case(study: Study, people: dict[str, User]) -> Case:
-    """The session described in this module's docstring; Carol joins the study as a coder."""
-    carol = User.objects.create_user("carol", "carol@example.org", "pw-carol")
-    Membership.objects.create(study=study, user=carol, role="coder")
-    document = Document.objects.create(study=study, title="Hiring session", text=TEXT)
-    units = [span_of(sentence) for sentence in SENTENCES]
-    for seq, (start, end) in enumerate(units, start=1):
-        Sentence.objects.create(document=document, seq=seq, start=start, end=end)
-    first_line = TEXT.index("\n")
-    Turn.objects.create(document=document, seq=1, speaker="Aino", start=0, end=first_line)
-    Turn.objects.create(
-        document=document, seq=2, speaker="Eero", start=first_line + 1, end=len(TEXT) - 1
-    )
-    codes = {
-        name: Code.objects.create(study=study, name=name, order=order)
-        for order, name in enumerate(["negotiability", "accuracy", "explainability", "humanity"])
-    }
-    bob = people["bob"]
-    for coder, code, words in [
-        (bob, "negotiability", "a person"),
-        (carol, "negotiability", "want a person"),
-        (bob, "accuracy", "machine never"),
-        (carol, "accuracy", "accurate"),
-        (bob, "negotiability", "It was accurate. Nobody"),
-        (bob, "explainability", "Nobody wants"),
-        (carol, "explainability", "wants a guess."),
-    ]:
-        start, end = span_of(words)
-        Coding.objects.create(
-            document=document, code=codes[code], coder=coder, start=start, end=end
-        )
-    return Case(document, bob, carol, people["alice"], units, codes)
-
-
-@pytest.fixture
-def case(study: Study, people: dict[str, User]) -> Case:
-    return hiring_case(study, people)
+from studies.models import Document, Study
+from tests.conftest import HIRING_TEXT, Case, hiring_span
 
 
 def consensus(document: Document) -> set[tuple[str, str, str]]:
@@ -174,8 +110,8 @@ def test_neither_removes_the_consensus_in_the_unit_and_trims_what_reaches_outsid
     case: Case,
 ) -> None:
     decide(case, 2, "accuracy", "a")
-    start, _ = span_of("It was accurate.")
-    _, end = span_of("Nobody wants a guess.")
+    start, _ = hiring_span("It was accurate.")
+    _, end = hiring_span("Nobody wants a guess.")
     by_hand = Coding.objects.create(
         document=case.document,
         code=case.codes["negotiability"],
@@ -265,7 +201,7 @@ def test_it_refuses_a_span_outside_the_text_a_foreign_code_and_an_unknown_decisi
             **common,
             code=case.codes["accuracy"],
             unit_start=10,
-            unit_end=len(TEXT) + 1,
+            unit_end=len(HIRING_TEXT) + 1,
             decision="a",
             user=case.alice,
         )
@@ -342,7 +278,7 @@ def test_accept_agreements_copies_each_agreed_unit_and_code_once(case: Case) -> 
 
 
 def test_accept_agreements_keeps_a_unit_already_settled_by_hand(case: Case) -> None:
-    start, end = span_of("person")
+    start, end = hiring_span("person")
     Coding.objects.create(
         document=case.document,
         code=case.codes["negotiability"],

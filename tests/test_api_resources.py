@@ -17,7 +17,6 @@ from rest_framework.pagination import PageNumberPagination
 
 from coding.models import Assignment, Code, Coding
 from studies.models import Document, Membership, Participant, Study, Workshop
-from studies.services import import_transcripts
 from tests.conftest import ROSTER
 from tests.helpers import client_for, db_snapshot
 from tests.test_transcript_import import FI_TXT
@@ -50,29 +49,6 @@ def climb(
         got[name] = send(client, method, target, data).status_code
     assert got["anonymous"] in (401, 403)
     assert {k: v for k, v in got.items() if k != "anonymous"} == expected
-
-
-@pytest.fixture
-def document(roster_study: Study) -> Document:
-    fi = roster_study.workshops.get(code="FI-1")
-    [outcome] = import_transcripts(
-        study=roster_study, workshop=fi, files=[("FI-1.txt", FI_TXT.encode())]
-    )
-    return outcome.document
-
-
-@pytest.fixture
-def codes(roster_study: Study) -> dict[str, Code]:
-    concept = Code.objects.create(study=roster_study, name="Concept", codable=False)
-    return {
-        "concept": concept,
-        "negotiability": Code.objects.create(
-            study=roster_study, parent=concept, name="negotiability", shortcut=1
-        ),
-        "explainability": Code.objects.create(
-            study=roster_study, parent=concept, name="explainability"
-        ),
-    }
 
 
 @pytest.fixture
@@ -333,6 +309,7 @@ def test_the_ladder_for_changing_a_code(codes: dict[str, Code], people: dict[str
 
 
 def test_a_shortcut_clash_is_refused(codes: dict[str, Code], people: dict[str, User]) -> None:
+    Code.objects.filter(pk=codes["negotiability"].pk).update(shortcut=1)
     url = f"{STUDY}/codes/{codes['explainability'].pk}/"
     response = send(client_for(people["alice"]), "patch", url, {"shortcut": 1})
     assert response.status_code == 400

@@ -14,21 +14,10 @@ from django.utils import timezone
 
 from coding.models import Code
 from studies.models import APIToken, Document, Study
-from studies.services import import_transcripts
 from tests.helpers import client_for
-from tests.test_transcript_import import FI_TXT
 
 TOKEN_URL = "/api/v1/auth/token/"
 CODINGS = "/api/v1/codings/"
-
-
-@pytest.fixture
-def document(roster_study: Study) -> Document:
-    fi = roster_study.workshops.get(code="FI-1")
-    [outcome] = import_transcripts(
-        study=roster_study, workshop=fi, files=[("FI-1.txt", FI_TXT.encode())]
-    )
-    return outcome.document
 
 
 @pytest.fixture

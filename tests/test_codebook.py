@@ -39,7 +39,8 @@ Aino: Yes, and I want to negotiate the outcome.
 
 
 @pytest.fixture
-def document(roster_study: Study) -> Document:
+def english_document(roster_study: Study) -> Document:
+    """FI-1's session as an English transcript."""
     workshop = roster_study.workshops.get(code="FI-1")
     [outcome] = import_transcripts(
         study=roster_study, workshop=workshop, files=[("FI-1.txt", TEXT.encode())], language="en"
@@ -128,9 +129,9 @@ def test_a_shortcut_is_a_digit_that_only_one_code_has(tree: dict[str, Code]) -> 
 
 
 def test_a_code_with_codings_must_stay_codable(
-    tree: dict[str, Code], document: Document, people: dict[str, User]
+    tree: dict[str, Code], english_document: Document, people: dict[str, User]
 ) -> None:
-    code_at(document, tree["accuracy"], people["bob"], "explain why")
+    code_at(english_document, tree["accuracy"], people["bob"], "explain why")
     with pytest.raises(CodebookError, match="has 1 coding, so it must stay codable"):
         update_code(code=tree["accuracy"], codable=False)
 
@@ -185,22 +186,22 @@ def test_moving_re_parents_and_reorders(tree: dict[str, Code]) -> None:
 
 
 def test_merging_moves_every_coding_and_memo_and_keeps_identical_codings_once(
-    tree: dict[str, Code], document: Document, people: dict[str, User]
+    tree: dict[str, Code], english_document: Document, people: dict[str, User]
 ) -> None:
     bob, alice = people["bob"], people["alice"]
     source, target = tree["negotiability"], tree["explainability"]
-    code_at(document, source, bob, "negotiate the outcome")
-    code_at(document, source, bob, "argue with it")
-    twin = code_at(document, source, alice, "explain why")
-    kept = code_at(document, target, alice, "explain why")  # identical: alice, same span
-    code_at(document, target, bob, "explain why")
-    code_at(document, source, alice, "explain why", consensus=True)  # another layer: moves
+    code_at(english_document, source, bob, "negotiate the outcome")
+    code_at(english_document, source, bob, "argue with it")
+    twin = code_at(english_document, source, alice, "explain why")
+    kept = code_at(english_document, target, alice, "explain why")  # identical: alice, same span
+    code_at(english_document, target, bob, "explain why")
+    code_at(english_document, source, alice, "explain why", consensus=True)  # another layer: moves
     Memo.objects.create(study=source.study, author=bob, code=source, text="Close to appeal?")
     Memo.objects.create(study=source.study, author=alice, code=source, text="See P04.")
     Memo.objects.create(study=source.study, author=alice, coding=twin, text="Clear case.")
-    start, end = span(document, "argue with it")
+    start, end = span(english_document, "argue with it")
     SuggestionDecision.objects.create(
-        document=document, code=source, user=bob, start=start, end=end, verdict="accepted"
+        document=english_document, code=source, user=bob, start=start, end=end, verdict="accepted"
     )
     memos_before, codings_before = Memo.objects.count(), Coding.objects.count()
 
@@ -231,7 +232,7 @@ def test_merging_moves_sub_codes_and_patterns_to_the_target(tree: dict[str, Code
 
 
 def test_merges_that_would_lose_or_loop_are_refused(
-    tree: dict[str, Code], document: Document, people: dict[str, User]
+    tree: dict[str, Code], english_document: Document, people: dict[str, User]
 ) -> None:
     study = tree["Concept"].study
     with pytest.raises(CodebookError, match="into itself"):
@@ -241,7 +242,7 @@ def test_merges_that_would_lose_or_loop_are_refused(
     other = create_code(study=Study.objects.create(slug="x", name="X"), name="elsewhere")
     with pytest.raises(CodebookError, match="different studies"):
         plan_merge(source=tree["accuracy"], target=other)
-    code_at(document, tree["accuracy"], people["bob"], "explain why")
+    code_at(english_document, tree["accuracy"], people["bob"], "explain why")
     with pytest.raises(CodebookError, match="'Domain' is not codable"):
         merge_codes(source=tree["accuracy"], target=tree["Domain"])
     create_code(study=study, name="hiring", parent=tree["Concept"])
@@ -255,10 +256,10 @@ def test_merges_that_would_lose_or_loop_are_refused(
 
 
 def test_a_code_with_codings_or_sub_codes_cannot_be_deleted(
-    tree: dict[str, Code], document: Document, people: dict[str, User]
+    tree: dict[str, Code], english_document: Document, people: dict[str, User]
 ) -> None:
-    code_at(document, tree["accuracy"], people["bob"], "explain why")
-    code_at(document, tree["accuracy"], people["alice"], "explain why")
+    code_at(english_document, tree["accuracy"], people["bob"], "explain why")
+    code_at(english_document, tree["accuracy"], people["alice"], "explain why")
     with pytest.raises(CodebookError, match="has 2 codings, so it cannot be deleted: merge it"):
         delete_code(code=tree["accuracy"])
     with pytest.raises(CodebookError, match=r"has 1 sub-code \('hiring'\)"):
@@ -267,12 +268,12 @@ def test_a_code_with_codings_or_sub_codes_cannot_be_deleted(
 
 
 def test_deleting_an_unused_code_deletes_its_memos_and_says_so(
-    tree: dict[str, Code], document: Document, people: dict[str, User]
+    tree: dict[str, Code], english_document: Document, people: dict[str, User]
 ) -> None:
     code = tree["hiring"]
     Memo.objects.create(study=code.study, author=people["alice"], code=code, text="Unused?")
     SuggestionDecision.objects.create(
-        document=document, code=code, user=people["bob"], start=0, end=5, verdict="rejected"
+        document=english_document, code=code, user=people["bob"], start=0, end=5, verdict="rejected"
     )
     assert plan_delete(code=code).summary() == (
         "Deleting Domain/hiring also deletes its definition and criteria, 1 memo and "
@@ -418,9 +419,9 @@ def test_a_bad_codebook_is_refused_with_its_row_and_column_and_writes_nothing(
 
 
 def test_a_code_with_codings_cannot_be_imported_as_not_codable(
-    described: Study, document: Document, people: dict[str, User]
+    described: Study, english_document: Document, people: dict[str, User]
 ) -> None:
-    code_at(document, Code.objects.get(name="accuracy"), people["bob"], "explain why")
+    code_at(english_document, Code.objects.get(name="accuracy"), people["bob"], "explain why")
     before = db_snapshot()
     with pytest.raises(FileRejected, match="row 2, column 'codable': 'Concept/accuracy' has 1"):
         import_codebook(

@@ -47,24 +47,6 @@ def documents(roster_study: Study) -> dict[str, Document]:
     return found
 
 
-@pytest.fixture
-def codes(roster_study: Study) -> dict[str, Code]:
-    concept = create_code(study=roster_study, name="Concept", codable=False)
-    return {
-        "Concept": concept,
-        "negotiability": create_code(
-            study=roster_study,
-            name="negotiability",
-            parent=concept,
-            definition="Working flexibly around a decision-maker.",
-            inclusion="Arguing, appealing, bargaining.",
-            exclusion="A wish for reasons alone.",
-            example="I want to negotiate the outcome.",
-        ),
-        "explainability": create_code(study=roster_study, name="explainability", parent=concept),
-    }
-
-
 def code_at(document: Document, code: Code, coder: User, words: str) -> Coding:
     start = document.text.index(words)
     return Coding.objects.create(
@@ -107,7 +89,7 @@ def url(name: str, study: Study, *args: object) -> str:
 def test_the_permission_ladder_holds_on_every_codebook_page(
     coded: dict[str, Code], people: dict[str, User]
 ) -> None:
-    study, code = coded["Concept"].study, coded["negotiability"]
+    study, code = coded["concept"].study, coded["negotiability"]
     rank = {"viewer": 0, "coder": 1, "owner": 2, None: 3}
     pages = [  # (url, who may read it, who may post to it (None: nobody), what is posted)
         (url("codebook", study), "viewer", "owner", {"code": code.pk, "direction": "down"}),
@@ -161,7 +143,7 @@ def test_a_code_of_another_study_is_not_found(
 def test_readers_see_no_editing_tools_and_owners_do(
     coded: dict[str, Code], people: dict[str, User]
 ) -> None:
-    page = url("codebook", coded["Concept"].study)
+    page = url("codebook", coded["concept"].study)
     for name in ("victor", "bob"):
         shown = text_of(client_for(people[name]).get(page))
         assert "New code" not in shown and "Merge" not in shown and "Export .csv" in shown
@@ -175,7 +157,7 @@ def test_readers_see_no_editing_tools_and_owners_do(
 def test_the_codebook_reads_like_a_methods_appendix(
     coded: dict[str, Code], people: dict[str, User]
 ) -> None:
-    response = client_for(people["victor"]).get(url("codebook", coded["Concept"].study))
+    response = client_for(people["victor"]).get(url("codebook", coded["concept"].study))
     shown = text_of(response)
     assert "Concept dimension" in shown
     assert (
@@ -195,12 +177,12 @@ def test_the_counts_count_a_participant_once_and_each_span_once(
 ) -> None:
     """Aino's two coded turns make one participant; Alice's span overlapping Bob's is a segment
     of its own; the span both coded in Eero's turn is one segment; the facilitator is no one."""
-    shown = text_of(client_for(people["alice"]).get(url("codebook", coded["Concept"].study)))
+    shown = text_of(client_for(people["alice"]).get(url("codebook", coded["concept"].study)))
     assert "negotiability 6 coded segments · 2 documents · 3 participants · 2 coders" in shown
     # The dimension's heading counts its whole branch.
     assert "In all: 6 coded segments · 2 documents · 3 participants · 2 coders" in shown
     mine = text_of(
-        client_for(people["alice"]).get(url("codebook", coded["Concept"].study) + "?layer=mine")
+        client_for(people["alice"]).get(url("codebook", coded["concept"].study) + "?layer=mine")
     )
     assert "negotiability 4 coded segments · 2 documents · 3 participants · 1 coder" in mine
 
@@ -208,7 +190,7 @@ def test_the_counts_count_a_participant_once_and_each_span_once(
 def test_blind_coding_shows_a_coder_only_their_own_counts_and_excerpts(
     coded: dict[str, Code], people: dict[str, User]
 ) -> None:
-    study = coded["Concept"].study
+    study = coded["concept"].study
     study.blind_coding = True
     study.save()
     bob = client_for(people["bob"])
@@ -238,7 +220,7 @@ def test_blind_coding_shows_a_coder_only_their_own_counts_and_excerpts(
 def test_owners_reorder_codes_with_the_up_and_down_buttons(
     coded: dict[str, Code], people: dict[str, User]
 ) -> None:
-    study = coded["Concept"].study
+    study = coded["concept"].study
     response = client_for(people["alice"]).post(
         url("codebook", study), {"code": coded["explainability"].pk, "direction": "up"}
     )
@@ -253,12 +235,12 @@ def test_owners_reorder_codes_with_the_up_and_down_buttons(
 def test_an_owner_adds_and_edits_a_code_through_the_forms(
     coded: dict[str, Code], people: dict[str, User]
 ) -> None:
-    study, alice = coded["Concept"].study, client_for(people["alice"])
+    study, alice = coded["concept"].study, client_for(people["alice"])
     response = alice.post(
         url("code_new", study),
         {
             "name": "accuracy",
-            "parent": coded["Concept"].pk,
+            "parent": coded["concept"].pk,
             "colour": "#009e73",
             "definition": "Getting it right.",
             "codable": "on",
@@ -268,7 +250,7 @@ def test_an_owner_adds_and_edits_a_code_through_the_forms(
     )
     assert "Added the code Concept/accuracy." in text_of(response)
     code = Code.objects.get(study=study, name="accuracy")
-    assert (code.parent_id, code.colour, code.shortcut) == (coded["Concept"].pk, "#009E73", 2)
+    assert (code.parent_id, code.colour, code.shortcut) == (coded["concept"].pk, "#009E73", 2)
 
     clash = alice.post(
         url("code_edit", study, code.pk),
@@ -288,11 +270,11 @@ def test_an_owner_adds_and_edits_a_code_through_the_forms(
 def test_the_move_page_moves_a_code_and_offers_no_place_inside_itself(
     coded: dict[str, Code], people: dict[str, User]
 ) -> None:
-    study, alice = coded["Concept"].study, client_for(people["alice"])
-    page = alice.get(url("code_move", study, coded["Concept"].pk)).content.decode()
+    study, alice = coded["concept"].study, client_for(people["alice"])
+    page = alice.get(url("code_move", study, coded["concept"].pk)).content.decode()
     assert "Concept/negotiability" not in page
     response = alice.post(
-        url("code_move", study, coded["Concept"].pk), {"parent": coded["negotiability"].pk}
+        url("code_move", study, coded["concept"].pk), {"parent": coded["negotiability"].pk}
     )
     assert "Select a valid choice" in response.content.decode()
     alice.post(url("code_move", study, coded["explainability"].pk), {"parent": ""})
@@ -302,7 +284,7 @@ def test_the_move_page_moves_a_code_and_offers_no_place_inside_itself(
 def test_the_merge_confirmation_says_what_moves_and_then_moves_it(
     coded: dict[str, Code], people: dict[str, User]
 ) -> None:
-    study, alice = coded["Concept"].study, client_for(people["alice"])
+    study, alice = coded["concept"].study, client_for(people["alice"])
     source, target = coded["negotiability"], coded["explainability"]
     page = url("code_merge", study, source.pk)
     chooser = text_of(alice.get(page))
@@ -327,7 +309,7 @@ def test_the_merge_confirmation_says_what_moves_and_then_moves_it(
 def test_the_merge_page_refuses_a_grouping_with_the_reason(
     coded: dict[str, Code], people: dict[str, User]
 ) -> None:
-    study = coded["Concept"].study
+    study = coded["concept"].study
     other = create_code(study=study, name="Domain", codable=False)
     page = url("code_merge", study, coded["negotiability"].pk)
     response = client_for(people["alice"]).post(page, {"target": other.pk})
@@ -338,7 +320,7 @@ def test_the_merge_page_refuses_a_grouping_with_the_reason(
 def test_the_delete_page_refuses_a_code_with_codings_and_says_why(
     coded: dict[str, Code], people: dict[str, User]
 ) -> None:
-    study, alice = coded["Concept"].study, client_for(people["alice"])
+    study, alice = coded["concept"].study, client_for(people["alice"])
     page = url("code_delete", study, coded["negotiability"].pk)
     shown = text_of(alice.get(page))
     assert "has 7 codings, so it cannot be deleted: merge it into another code instead" in shown
@@ -349,7 +331,7 @@ def test_the_delete_page_refuses_a_code_with_codings_and_says_why(
 def test_the_delete_page_says_what_is_lost_and_deletes_on_confirmation(
     coded: dict[str, Code], people: dict[str, User]
 ) -> None:
-    study, alice = coded["Concept"].study, client_for(people["alice"])
+    study, alice = coded["concept"].study, client_for(people["alice"])
     code = coded["explainability"]
     Memo.objects.create(study=study, author=people["bob"], code=code, text="Needed?")
     page = url("code_delete", study, code.pk)
@@ -368,7 +350,7 @@ def test_the_delete_page_says_what_is_lost_and_deletes_on_confirmation(
 def test_an_import_is_previewed_then_applied_on_confirmation(
     coded: dict[str, Code], people: dict[str, User]
 ) -> None:
-    study, alice = coded["Concept"].study, client_for(people["alice"])
+    study, alice = coded["concept"].study, client_for(people["alice"])
     table = b"path,definition\nConcept/negotiability,Changed.\nQuality/empathy,Being heard.\n"
     before = db_snapshot()
     preview = alice.post(
@@ -392,7 +374,7 @@ def test_an_import_is_previewed_then_applied_on_confirmation(
 def test_a_bad_import_shows_its_row_and_column_and_writes_nothing(
     coded: dict[str, Code], people: dict[str, User]
 ) -> None:
-    study = coded["Concept"].study
+    study = coded["concept"].study
     before = db_snapshot()
     response = client_for(people["alice"]).post(
         url("codebook_import", study),
@@ -407,7 +389,7 @@ def test_a_bad_import_shows_its_row_and_column_and_writes_nothing(
 def test_the_codebook_downloads_as_csv_and_xlsx(
     coded: dict[str, Code], people: dict[str, User]
 ) -> None:
-    study, victor = coded["Concept"].study, client_for(people["victor"])
+    study, victor = coded["concept"].study, client_for(people["victor"])
     response = victor.get(url("codebook_csv", study))
     assert response["Content-Disposition"] == 'attachment; filename="adm-codebook.csv"'
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
@@ -427,7 +409,7 @@ def test_the_codebook_downloads_as_csv_and_xlsx(
 def test_the_code_report_lists_every_excerpt_with_speaker_workshop_and_country(
     coded: dict[str, Code], documents: dict[str, Document], people: dict[str, User]
 ) -> None:
-    study, code = coded["Concept"].study, coded["negotiability"]
+    study, code = coded["concept"].study, coded["negotiability"]
     response = client_for(people["victor"]).get(url("code", study, code.pk))
     shown = text_of(response)
     assert "7 excerpts" in shown
@@ -447,7 +429,7 @@ def test_the_code_report_lists_every_excerpt_with_speaker_workshop_and_country(
 def test_the_code_report_filters_by_workshop_country_and_coder(
     coded: dict[str, Code], people: dict[str, User]
 ) -> None:
-    study, code = coded["Concept"].study, coded["negotiability"]
+    study, code = coded["concept"].study, coded["negotiability"]
     viewer = client_for(people["victor"])
     page = url("code", study, code.pk)
     assert "1 excerpt." in text_of(viewer.get(page, {"workshop": "GB-1"}))
@@ -459,7 +441,7 @@ def test_the_code_report_filters_by_workshop_country_and_coder(
 def test_the_code_report_downloads_as_csv_and_xlsx_with_every_row(
     coded: dict[str, Code], people: dict[str, User]
 ) -> None:
-    study, code = coded["Concept"].study, coded["negotiability"]
+    study, code = coded["concept"].study, coded["negotiability"]
     viewer = client_for(people["victor"])
     columns = [
         "code_path",
@@ -493,7 +475,7 @@ def test_the_code_report_downloads_as_csv_and_xlsx_with_every_row(
 
 
 def test_a_coder_writes_a_memo_on_a_code(coded: dict[str, Code], people: dict[str, User]) -> None:
-    study, code = coded["Concept"].study, coded["explainability"]
+    study, code = coded["concept"].study, coded["explainability"]
     page = url("code", study, code.pk)
     done = client_for(people["bob"]).post(page, {"text": "Overlaps with accuracy?"}, follow=True)
     assert "Memo saved on explainability." in text_of(done)
@@ -508,11 +490,11 @@ def test_the_codebook_page_costs_the_same_queries_however_many_codes_and_codings
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    study, alice = coded["Concept"].study, client_for(people["alice"])
+    study, alice = coded["concept"].study, client_for(people["alice"])
     with CaptureQueriesContext(connection) as few:
         alice.get(url("codebook", study))
     for n in range(10):
-        code = create_code(study=study, name=f"quality {n}", parent=coded["Concept"])
+        code = create_code(study=study, name=f"quality {n}", parent=coded["concept"])
         code_at(documents["FI-1"], code, people["bob"], "explain why")
         code_at(documents["GB-1"], code, people["alice"], "refused a loan")
     with CaptureQueriesContext(connection) as many:
@@ -524,7 +506,7 @@ def test_the_codebook_page_costs_the_same_queries_however_many_codes_and_codings
 def test_an_import_confirmed_after_the_codebook_changed_is_shown_again(
     coded: dict[str, Code], people: dict[str, User]
 ) -> None:
-    study, alice = coded["Concept"].study, client_for(people["alice"])
+    study, alice = coded["concept"].study, client_for(people["alice"])
     table = b"path,definition\nConcept/explainability,Giving reasons.\n"
     preview = alice.post(
         url("codebook_import", study), {"file": SimpleUploadedFile("codebook.csv", table)}

@@ -20,29 +20,6 @@ def post(client: Client, url: str, data: dict) -> object:
     return client.post(url, json.dumps(data), content_type="application/json")
 
 
-@pytest.fixture
-def document(roster_study: Study) -> Document:
-    fi = roster_study.workshops.get(code="FI-1")
-    [outcome] = import_transcripts(
-        study=roster_study, workshop=fi, files=[("FI-1.txt", FI_TXT.encode())]
-    )
-    return outcome.document
-
-
-@pytest.fixture
-def codes(roster_study: Study) -> dict[str, Code]:
-    concept = Code.objects.create(study=roster_study, name="Concept", codable=False)
-    return {
-        "concept": concept,
-        "negotiability": Code.objects.create(
-            study=roster_study, parent=concept, name="negotiability"
-        ),
-        "explainability": Code.objects.create(
-            study=roster_study, parent=concept, name="explainability"
-        ),
-    }
-
-
 def span_of(document: Document, words: str) -> tuple[int, int]:
     start = document.text.index(words)
     return start, start + len(words)

@@ -13,7 +13,6 @@ import zipfile
 import openpyxl
 import pytest
 from django.contrib.auth.models import User
-from django.core.management import call_command
 from django.urls import reverse
 
 from exports import views
@@ -22,13 +21,6 @@ from tests.helpers import client_for
 
 CROSSTAB = {"table": "crosstab", "by": "country", "measure": "participant_share", "layer": "all"}
 COUNTRIES = ("FI", "DE", "GB", "US")
-
-
-@pytest.fixture
-def demo(db: None) -> Study:
-    call_command("load_demo", "--password", "demo-pass-123", stdout=io.StringIO())
-    User.objects.create_user("mallory", password="pw-mallory")
-    return Study.objects.get(slug="demo")
 
 
 def person(name: str | None) -> User | None:

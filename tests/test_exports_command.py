@@ -23,12 +23,6 @@ from tests.helpers import client_for
 from tests.test_transcript_import import FI_TXT
 
 
-@pytest.fixture
-def demo(db: None) -> Study:
-    call_command("load_demo", "--password", "demo-pass-123", stdout=io.StringIO())
-    return Study.objects.get(slug="demo")
-
-
 def export(*args: str) -> str:
     out = io.StringIO()
     call_command("export", *args, stdout=out)
@@ -181,7 +175,7 @@ def test_the_api_gives_tables_as_json_and_files(demo: Study) -> None:
     bad = victor.get("/api/v1/studies/demo/exports/crosstab/", {"by": "variable:shoe size"})
     assert bad.status_code == 400
     assert "shoe size" in bad.json()["detail"]
-    mallory = client_for(User.objects.create_user("mallory"))
+    mallory = client_for(User.objects.get(username="mallory"))
     assert mallory.get("/api/v1/studies/demo/exports/crosstab/").status_code == 404
 
 

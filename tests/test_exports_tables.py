@@ -12,7 +12,6 @@ from collections import defaultdict
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from scipy import stats
@@ -487,12 +486,6 @@ def test_the_frame_takes_the_same_number_of_queries_at_ten_times_the_size(
 
 
 # --- The demo study, counted again from the raw rows ----------------------------------------
-
-
-@pytest.fixture
-def demo(db: None) -> Study:
-    call_command("load_demo", "--password", "demo-pass-123")
-    return Study.objects.get(slug="demo")
 
 
 def raw_layer(study: Study) -> dict[tuple[int, int, int, int], set[str]]:

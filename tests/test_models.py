@@ -5,17 +5,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import RestrictedError
 
 from studies.models import Document, Participant, Sentence, Study, Turn, Workshop
-from studies.services import import_transcripts
-from tests.test_transcript_import import FI_TXT
-
-
-@pytest.fixture
-def document(roster_study: Study) -> Document:
-    fi = roster_study.workshops.get(code="FI-1")
-    [outcome] = import_transcripts(
-        study=roster_study, workshop=fi, files=[("FI-1.txt", FI_TXT.encode())]
-    )
-    return outcome.document
 
 
 def test_deleting_a_study_deletes_all_its_data(document: Document) -> None:

@@ -8,18 +8,7 @@ from django.urls import reverse
 
 from coding.models import Assignment, Code, Coding, Memo
 from studies.models import Document, Study
-from studies.services import import_transcripts
 from tests.helpers import client_for
-from tests.test_transcript_import import FI_TXT
-
-
-@pytest.fixture
-def document(roster_study: Study) -> Document:
-    fi = roster_study.workshops.get(code="FI-1")
-    [outcome] = import_transcripts(
-        study=roster_study, workshop=fi, files=[("FI-1.txt", FI_TXT.encode())]
-    )
-    return outcome.document
 
 
 def test_the_owner_assigns_documents_and_the_coder_sees_them_in_the_queue(

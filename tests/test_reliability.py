@@ -24,7 +24,7 @@ TEN_SENTENCES = (
 
 
 @pytest.fixture
-def document(roster_study: Study) -> Document:
+def ten_sentences(roster_study: Study) -> Document:
     fi = roster_study.workshops.get(code="FI-1")
     [outcome] = import_transcripts(
         study=roster_study, workshop=fi, files=[("ten.txt", TEN_SENTENCES.encode())]
@@ -33,7 +33,8 @@ def document(roster_study: Study) -> Document:
 
 
 @pytest.fixture
-def codes(roster_study: Study) -> dict[str, Code]:
+def rated_codes(roster_study: Study) -> dict[str, Code]:
+    """Two concepts: the pooled figures count exactly two codes per unit."""
     concept = Code.objects.create(study=roster_study, name="Concept", codable=False)
     return {
         name: Code.objects.create(study=roster_study, parent=concept, name=name)
@@ -51,13 +52,15 @@ def code_sentences(document: Document, code: Code, coder: User, numbers: list[in
 
 
 @pytest.fixture
-def known_case(document: Document, codes: dict[str, Code], people: dict[str, User]) -> Document:
+def known_case(
+    ten_sentences: Document, rated_codes: dict[str, Code], people: dict[str, User]
+) -> Document:
     """Ten sentences. Bob codes negotiability on 2-5, Alice on 2-4 and 6-7: they agree on 7 of
     10 (po = .7); Bob says yes 4 times, Alice 5 (pe = .4 x .5 + .6 x .5 = .5); kappa = .4."""
-    assert document.sentences.count() == 10
-    code_sentences(document, codes["negotiability"], people["bob"], [2, 3, 4, 5])
-    code_sentences(document, codes["negotiability"], people["alice"], [2, 3, 4, 6, 7])
-    return document
+    assert ten_sentences.sentences.count() == 10
+    code_sentences(ten_sentences, rated_codes["negotiability"], people["bob"], [2, 3, 4, 5])
+    code_sentences(ten_sentences, rated_codes["negotiability"], people["alice"], [2, 3, 4, 6, 7])
+    return ten_sentences
 
 
 def test_the_known_kappa_comes_out_of_the_computation(known_case: Document) -> None:
@@ -130,13 +133,13 @@ def test_turn_and_character_units(known_case: Document) -> None:
 
 
 def test_a_coder_who_never_saw_a_document_is_missing_not_disagreeing(
-    known_case: Document, roster_study: Study, people: dict[str, User], codes
+    known_case: Document, roster_study: Study, people: dict[str, User], rated_codes
 ) -> None:
     fi = roster_study.workshops.get(code="FI-1")
     [other] = import_transcripts(
         study=roster_study, workshop=fi, files=[("other.txt", TEN_SENTENCES.encode())]
     )
-    code_sentences(other.document, codes["negotiability"], people["bob"], [1])
+    code_sentences(other.document, rated_codes["negotiability"], people["bob"], [1])
     report = compute_reliability(roster_study)
     row = next(c for c in report.codes if c.path == "Concept/negotiability")
     assert row.units == 20
@@ -174,23 +177,27 @@ def test_blind_coding_keeps_reliability_from_coders_in_the_api(
     assert victor.get("/api/v1/studies/adm/reliability/").status_code == 200
 
 
-def test_comparing_two_coders_lists_every_unit(known_case, people, codes) -> None:
+def test_comparing_two_coders_lists_every_unit(known_case, people, rated_codes) -> None:
     rows = compare_coders(known_case, people["bob"], people["alice"])
     assert len(rows) == 10
     assert [r.differs for r in rows] == [False, False, False, False, True, True, True] + [False] * 3
-    assert rows[4].a == {codes["negotiability"].pk} and rows[4].b == set()
+    assert rows[4].a == {rated_codes["negotiability"].pk} and rows[4].b == set()
 
 
-def test_presence_is_right_for_a_coding_spanning_several_units(known_case, people, codes) -> None:
+def test_presence_is_right_for_a_coding_spanning_several_units(
+    known_case, people, rated_codes
+) -> None:
     sentences = list(known_case.sentences.order_by("seq"))
     Coding.objects.create(
         document=known_case,
-        code=codes["humanity"],
+        code=rated_codes["humanity"],
         coder=people["bob"],
         start=sentences[7].start + 2,
         end=sentences[8].start + 1,
     )
-    array, units = presence_matrices([known_case], [people["bob"]], [codes["humanity"]], "sentence")
+    array, units = presence_matrices(
+        [known_case], [people["bob"]], [rated_codes["humanity"]], "sentence"
+    )
     assert units == 10
     assert np.flatnonzero(array[0, 0]).tolist() == [7, 8]
 

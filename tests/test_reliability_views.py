@@ -1,7 +1,7 @@
 """The reliability pages: who may see and do what, and the figures of the hand-built case.
 
-The case (tests/test_adjudication.py): Bob and Carol code four sentences. Presence by sentence,
-(Bob, Carol):
+The case (the hiring session of tests/conftest.py): Bob and Carol code four sentences. Presence
+by sentence, (Bob, Carol):
     negotiability   (1,1) (0,0) (1,0) (1,0)  agreement .500, Cohen's kappa .200, alpha .125
     accuracy        (0,0) (1,0) (0,1) (0,0)  agreement .500, kappa -.333, alpha -.167
     explainability  (0,0) (0,0) (0,0) (1,1)  agreement 1, kappa 1, alpha 1
@@ -13,23 +13,15 @@ disagreeing pairable values and D_e = 2 n_0 n_1 / (n (n - 1)).
 
 from __future__ import annotations
 
-import io
 import re
 
-import pytest
 from django.contrib.auth.models import User
-from django.core.management import call_command
 from django.urls import reverse
 
 from coding.models import AdjudicationDecision, AgreementRound, Coding
 from studies.models import Study
+from tests.conftest import Case
 from tests.helpers import client_for
-from tests.test_adjudication import Case, hiring_case
-
-
-@pytest.fixture
-def case(study: Study, people: dict[str, User]) -> Case:
-    return hiring_case(study, people)
 
 
 def blind(study: Study, on: bool = True) -> None:
@@ -353,8 +345,7 @@ def test_the_document_list_shows_each_documents_progress(
     assert compare_url(case, unit="sentence").split("?")[0] in html
 
 
-def test_the_comparison_starts_with_the_two_people_who_coded(db: None) -> None:
-    call_command("load_demo", "--password", "demo-pass-123", stdout=io.StringIO())
+def test_the_comparison_starts_with_the_two_people_who_coded(demo: Study) -> None:
     alice = User.objects.get(username="alice")
     response = client_for(alice).get(reverse("coding:compare", args=["demo"]))
     assert [p.get_username() for p in response.context["pair"]] == ["bob", "chloe"]

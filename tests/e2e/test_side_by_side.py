@@ -1,25 +1,17 @@
 """The side-by-side comparison in a real browser: Alice, the owner, compares Bob and Carol on the
-hand-built hiring session (tests/test_adjudication.py), filters by a code and takes Bob's coding
-on one disagreement."""
+hand-built hiring session (the `case` fixture of tests/conftest.py), filters by a code and takes
+Bob's coding on one disagreement."""
 
 from __future__ import annotations
 
-import pytest
-from django.contrib.auth.models import User
 from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from coding.models import AdjudicationDecision, Coding
-from studies.models import Study
+from tests.conftest import Case
 from tests.e2e.conftest import log_in
-from tests.test_adjudication import Case, hiring_case
 
 DIFFERS_BACKGROUND = "rgb(255, 246, 224)"  # .sbs-unit.differs in static/coding/reliability.css
-
-
-@pytest.fixture
-def case(study: Study, people: dict[str, User]) -> Case:
-    return hiring_case(study, people)
 
 
 def test_the_owner_filters_by_a_code_and_takes_a_on_a_disagreement(
