@@ -1,4 +1,10 @@
-"""Export tables through the API: JSON for scripts (pandas, R), and every file format."""
+"""Export tables through the API: JSON for scripts (pandas, R), and every file format.
+
+The query string is read as the export page reads it (`exports.views.ExportChoice`), and the
+tables, their options and the formats come from the registries (`exports.tables.EXPORTERS`,
+`exports.renderers.RENDERERS`). Access is checked first: an outsider gets 404 whatever else is
+wrong with the request.
+"""
 
 from __future__ import annotations
 
@@ -17,47 +23,37 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from exports.base import (
-    FIGURE_FORMATS,
-    FORMATS,
-    GROUPS_HELP,
-    MEASURES,
-    TABLES,
-    ExportError,
-    ExportTable,
-)
-from exports.figures import render_figure
+from exports.base import FORMATS, GROUPS_HELP, ExportError, ExportTable
 from exports.renderers import render
-from exports.tables import build_table
-from exports.views import chosen_layer
+from exports.tables import ALL_MEASURES, TABLES
+from exports.views import FIGURE_KINDS, FIGURE_SIZES, TOP_LIMIT, ExportChoice
 from studies.access import get_study_for_user
+from studies.models import Study
 
 
-def _table(request: Request, slug: str, name: str) -> ExportTable:
+def _choice(request: Request, slug: str, name: str) -> tuple[Study, ExportChoice]:
+    """The study (404 for an outsider, before anything else is looked at) and what was asked."""
     study = get_study_for_user(request.user, slug)
-    if name not in TABLES:
-        raise serializers.ValidationError({"table": [f"Use one of {', '.join(TABLES)}."]})
-    params = request.query_params
-    layer = chosen_layer(study, request.user, params.get("layer", "")) or None
+    choice = ExportChoice.from_query(request.query_params, study, request.user, table=name)
+    if choice.exporter is None:
+        raise serializers.ValidationError({"table": choice.problems})
+    return study, choice
+
+
+def _table(request: Request, study: Study, choice: ExportChoice) -> ExportTable:
     try:
-        return build_table(
-            study,
-            name,
-            by=params.get("by") or None,
-            measure=params.get("measure") or "segments",
-            layer=layer,
-            rollup=params.get("rollup") in ("1", "true", "yes"),
-            user=request.user,
-        )
+        return choice.build(study, request.user)
     except ExportError as exc:
         raise serializers.ValidationError({"detail": str(exc)}) from None
 
 
 TABLE_PARAMETERS = [
+    OpenApiParameter("name", str, OpenApiParameter.PATH, enum=list(TABLES)),
     OpenApiParameter("by", str, description=GROUPS_HELP),
-    OpenApiParameter("measure", str, enum=[*MEASURES, "jaccard"]),
+    OpenApiParameter("measure", str, enum=list(ALL_MEASURES)),
     OpenApiParameter("layer", str, description="consensus, all, or a username"),
     OpenApiParameter("rollup", bool),
+    OpenApiParameter("top", int, description=f"Quotes per code, 1 to {TOP_LIMIT}"),
 ]
 
 
@@ -78,15 +74,17 @@ TABLE_PARAMETERS = [
 @api_view(["GET"])
 def export_table(request: Request, slug: str, name: str) -> Response:
     """A table as JSON: {table, title, meta, notes, columns, rows} in tidy form."""
-    _filename, _type, content = render(_table(request, slug, name), "json")
+    study, choice = _choice(request, slug, name)
+    _filename, _type, content = render(_table(request, study, choice), "json")
     return Response(json.loads(content))
 
 
 @extend_schema(
     parameters=[
         *TABLE_PARAMETERS,
-        OpenApiParameter("figure", str, enum=["heatmap", "bars", "stacked"]),
-        OpenApiParameter("size", str, enum=["single", "double"]),
+        OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=list(FORMATS)),
+        OpenApiParameter("figure", str, enum=[kind for kind in FIGURE_KINDS if kind]),
+        OpenApiParameter("size", str, enum=list(FIGURE_SIZES)),
         OpenApiParameter("bom", bool),
     ],
     responses={(200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The file")},
@@ -94,24 +92,14 @@ def export_table(request: Request, slug: str, name: str) -> Response:
 @api_view(["GET"])
 def export_file(request: Request, slug: str, name: str, fmt: str) -> HttpResponse:
     """A table or figure as a file, e.g. /api/v1/studies/demo/exports/crosstab.xlsx?by=country."""
+    study, choice = _choice(request, slug, name)
     if fmt not in FORMATS:
-        raise serializers.ValidationError({"format": [f"Use one of {', '.join(FORMATS)}."]})
-    table = _table(request, slug, name)
+        raise serializers.ValidationError(
+            {"format": [f"There is no format '{fmt}': use one of {', '.join(FORMATS)}."]}
+        )
+    table = _table(request, study, choice)
     try:
-        if fmt in FIGURE_FORMATS:
-            content = render_figure(
-                table,
-                fmt,
-                kind=request.query_params.get("figure") or None,
-                size=request.query_params.get("size") or "single",
-            )
-            content_type = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}[
-                fmt
-            ]
-            filename = table.filename(fmt)
-        else:
-            extra = {"bom": True} if fmt == "csv" and request.query_params.get("bom") else {}
-            filename, content_type, content = render(table, fmt, **extra)
+        filename, content_type, content = choice.render(table, fmt)
     except ExportError as exc:
         raise serializers.ValidationError({"detail": str(exc)}) from None
     response = HttpResponse(content, content_type=content_type)

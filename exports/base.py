@@ -1,6 +1,8 @@
 """What every export shares: a table as a tidy frame plus what is needed to show, render and
-trace it. Tables are built by `exports.tables`, rendered to files by `exports.renderers` and
-drawn by `exports.figures`; the export page, `manage.py export` and the API only combine them.
+trace it. Tables are built by the exporters of `exports.tables` (its `EXPORTERS` registry says
+which tables there are and what each reads), rendered to files, figures included, by
+`exports.renderers.render`; the export page, `manage.py export`, the API and the paper pack only
+combine them.
 """
 
 from __future__ import annotations
@@ -9,16 +11,6 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-TABLES = (
-    "frequencies",
-    "crosstab",
-    "cooccurrence",
-    "quotes",
-    "codebook",
-    "reliability",
-    "participants",
-    "demographics",
-)
 GROUPS_HELP = "country, workshop, document, variable:NAME or dimension:CODE_NAME"
 MEASURES = ("segments", "participants", "participant_share", "documents", "words")
 FORMATS = ("xlsx", "csv", "tex", "md", "json", "html", "png", "svg", "pdf")
@@ -39,6 +31,8 @@ class ExportTable:
     filters, generated_at (ISO), colloquy version, checksum of the coded data.
     `notes` are sentences to print under the table (e.g. the chi-square result or its warning).
     `percent_columns` names wide columns holding fractions to format as percentages.
+    `figure` is the kind of figure drawn when none is asked for, set by the table's exporter;
+    None leaves the choice to the figure (tables made elsewhere, e.g. in tests).
     """
 
     name: str
@@ -48,6 +42,7 @@ class ExportTable:
     meta: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     percent_columns: list[str] = field(default_factory=list)
+    figure: str | None = None
 
     def filename(self, fmt: str) -> str:
         parts = [self.meta.get("study", "study"), self.name]

@@ -55,8 +55,6 @@ OKABE_ITO = (
     "#F0E442",  # yellow
     "#000000",  # black
 )
-# Tables with no code x group numbers to draw.
-NO_FIGURE = {"quotes", "codebook", "participants", "reliability", "demographics"}
 MEASURE_LABELS = {
     "segments": "Coded segments",
     "participants": "Participants",
@@ -107,9 +105,7 @@ def _wrap(label: str, width: int) -> str:
 
 
 def _group_axis(table: ExportTable) -> str:
-    by = str(table.meta.get("by") or "")
-    if table.name == "cooccurrence":
-        return ""
+    by = str(table.meta.get("by") or "")  # none for a code x code table
     name = by.split(":", 1)[-1] if ":" in by else by
     return name[:1].upper() + name[1:] if name else ""
 
@@ -128,10 +124,10 @@ def figure_data(table: ExportTable, *, wrap_width: int) -> FigureData:
     """The code x group matrix a figure draws, in the table's own order, without totals."""
     tidy = table.tidy
     needed = {"code_path", "group", "value"}
-    if table.name in NO_FIGURE or not needed <= set(tidy.columns):
+    if not needed <= set(tidy.columns):
         raise ExportError(
-            f"The {table.name} table has no figure: figures draw code-by-group numbers "
-            "(frequencies, crosstab, cooccurrence). Export it as a table instead."
+            f"The {table.name} table has no figure: figures draw code-by-group numbers. "
+            "Export it as a table instead."
         )
     measure = str(table.meta.get("measure") or "")
     if "measure" in tidy.columns and tidy["measure"].nunique() > 1:
@@ -158,7 +154,7 @@ def figure_data(table: ExportTable, *, wrap_width: int) -> FigureData:
         .astype(float)
     )
     row_labels, row_axis = _short_labels(codes)
-    if table.name == "cooccurrence":
+    if set(groups) == set(codes):  # code x code (co-occurrence): columns are codes too
         column_labels, _ = _short_labels(groups)
     else:
         column_labels = groups
@@ -354,19 +350,20 @@ def render_figure(
     kind: str | None = None,
     size: str = "single",
 ) -> bytes:
-    """The table as a figure file (png, svg or pdf). kind: "heatmap" (the default for crosstab
-    and co-occurrence), "bars" (the default otherwise) or "stacked"; size: "single" (one
-    column, 3.5 in) or "double" (two columns, 7.2 in)."""
+    """The table as a figure file (png, svg or pdf). kind: "heatmap", "bars" or "stacked"; by
+    default the table's own (`ExportTable.figure`, from its exporter), else a heatmap when there
+    are several groups and bars for one. size: "single" (one column, 3.5 in) or "double" (two
+    columns, 7.2 in)."""
     if fmt not in FIGURE_FORMATS:
         raise ExportError(f"Unknown figure format '{fmt}': use one of {', '.join(FIGURE_FORMATS)}.")
     if size not in SIZES:
         raise ExportError(f"Unknown figure size '{size}': use one of {', '.join(SIZES)}.")
-    kind = kind or ("heatmap" if table.name in {"crosstab", "cooccurrence"} else "bars")
-    if kind not in KINDS:
+    if kind and kind not in KINDS:
         raise ExportError(f"Unknown figure kind '{kind}': use one of {', '.join(KINDS)}.")
     width = SIZES[size]
     base = 7.0 if size == "single" else 8.0  # journals ask for 6-9 pt at print size
     data = figure_data(table, wrap_width=22 if size == "single" else 34)
+    kind = kind or table.figure or ("heatmap" if data.values.shape[1] > 1 else "bars")
 
     style = {
         "font.family": ["DejaVu Sans", "sans-serif"],

@@ -2,7 +2,8 @@
 
 The set follows what a paper on a multi-site workshop study reports: code frequencies, each
 dimension by country, workshop and participant variable, the dimensions crossed with each
-other, co-occurrence, quotes, the codebook appendix, agreement, the roster and Table 1.
+other, co-occurrence, quotes, the codebook appendix, agreement, the roster and Table 1. Which
+versions of a table go in, and with which figure, is its exporter's say (`pack_variants`).
 """
 
 from __future__ import annotations
@@ -14,43 +15,23 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from coding.models import Code
-from exports.base import ExportError, ExportTable
-from exports.figures import render_figure
+from exports.base import FIGURE_FORMATS, ExportError, ExportTable
 from exports.renderers import render, render_workbook
-from exports.tables import build_table, table_sources
+from exports.tables import EXPORTERS, PackVariant, build_table, table_sources
 from studies.models import Study
 
 
 @dataclass(frozen=True)
 class PackItem:
     name: str
-    by: str | None = None
-    measure: str = "segments"
-    figure: str | None = None  # figure kind, or None for no figure
+    variant: PackVariant
 
 
 def pack_items(study: Study) -> Iterator[PackItem]:
-    yield PackItem("frequencies", figure="bars")
-    # Figures for the views a paper shows; every other table comes as data only (its figure
-    # is one `manage.py export --format png` away), which keeps the pack quick to make.
-    yield PackItem("crosstab", by="country", measure="segments")
-    yield PackItem("crosstab", by="country", measure="participants")
-    yield PackItem("crosstab", by="country", measure="participant_share", figure="heatmap")
-    yield PackItem("crosstab", by="workshop", measure="participant_share")
-    for name in study.variables.order_by("order", "name").values_list("name", flat=True):
-        yield PackItem("crosstab", by=f"variable:{name}", measure="participants")
-    dimensions = list(
-        Code.objects.filter(study=study, parent=None, codable=False, children__isnull=False)
-        .distinct()
-        .order_by("order", "name")
-        .values_list("name", flat=True)
-    )
-    for dimension in dimensions[1:]:
-        yield PackItem("crosstab", by=f"dimension:{dimension}", figure="heatmap")
-    yield PackItem("cooccurrence", figure="heatmap")
-    for name in ("quotes", "codebook", "reliability", "participants", "demographics"):
-        yield PackItem(name)
+    """Every table of the registry in its order, in the versions its exporter puts in the pack."""
+    for name, exporter in EXPORTERS.items():
+        for variant in exporter.pack_variants(study):
+            yield PackItem(name, variant)
 
 
 def build_pack(study: Study, *, layer: str | None = None, user: object = None) -> bytes:
@@ -60,11 +41,12 @@ def build_pack(study: Study, *, layer: str | None = None, user: object = None) -
     skipped: list[str] = []
     sources = table_sources(study, layer=layer, user=user)
     for item in pack_items(study):
+        by, measure = item.variant.by, item.variant.measure
         try:
-            table = build_table(study, item.name, by=item.by, measure=item.measure, sources=sources)
+            table = build_table(study, item.name, by=by, measure=measure, sources=sources)
         except ExportError as exc:
             # e.g. agreement with fewer than two coders: say so in the README, keep the rest.
-            skipped.append(f"- {item.name}{f' by {item.by}' if item.by else ''}: {exc}")
+            skipped.append(f"- {item.name}{f' by {by}' if by else ''}: {exc}")
             continue
         tables.append((item, table))
 
@@ -93,12 +75,10 @@ def build_pack(study: Study, *, layer: str | None = None, user: object = None) -
                 filename, _type, content = render(table, fmt)
                 archive.writestr(f"tables/{filename}", content)
                 files.append(f"`tables/{filename}`")
-            if item.figure:
-                for fmt in ("png", "svg", "pdf"):
-                    filename = table.filename(fmt)
-                    archive.writestr(
-                        f"figures/{filename}", render_figure(table, fmt, kind=item.figure)
-                    )
+            if item.variant.figure:
+                for fmt in FIGURE_FORMATS:
+                    filename, _type, content = render(table, fmt)
+                    archive.writestr(f"figures/{filename}", content)
                     files.append(f"`figures/{filename}`")
             lines.append(f"- {table.title}: {', '.join(files)}")
             lines += [f"  - {note}" for note in table.notes]

@@ -372,12 +372,15 @@ class HtmlRenderer(Renderer):
 
 class FigureRenderer(Renderer):
     """A figure format through `exports.figures`, so that `render(table, "png")` works like
-    any table format. Options: kind ("heatmap", "bars", "stacked") and size."""
+    any table format. Options: kind ("heatmap", "bars", "stacked"; by default the table's own)
+    and size ("single", "double"); the others are for table formats."""
 
-    def render(self, table: ExportTable, **options: Any) -> bytes:
+    def render(
+        self, table: ExportTable, *, kind: str | None = None, size: str = "single", **options: Any
+    ) -> bytes:
         from exports.figures import render_figure  # matplotlib only when a figure is asked for
 
-        return render_figure(table, self.identifier, **options)
+        return render_figure(table, self.identifier, kind=kind, size=size)
 
 
 class PngRenderer(FigureRenderer):
@@ -418,7 +421,8 @@ RENDERERS: dict[str, Renderer] = {
 
 
 def render(table: ExportTable, fmt: str, **options: Any) -> tuple[str, str, bytes]:
-    """The table as a file: (filename, content type, bytes)."""
+    """The table as a file: (filename, content type, bytes). Every caller passes the options it
+    has (kind, size, bom); each format reads those it knows and ignores the rest."""
     renderer = RENDERERS.get(fmt)
     if renderer is None:
         raise ExportError(f"Unknown format '{fmt}': use one of {', '.join(RENDERERS)}.")

@@ -1,5 +1,10 @@
 """The study's tables, each an `ExportTable` built from the analysis frame.
 
+A table is one `TableExporter` class (its name, label, options, measures, figure and how it is
+built) and `EXPORTERS` is the one registry of them, which the export page, the API,
+`manage.py export` and the paper pack all read; `build_table(study, name, ...)` is the entry
+point for one table.
+
 Counting rules (DESIGN.md, "Data rules"; the frame's rules are in `exports.frame`):
 - segments: distinct codings; documents: distinct documents; words: the words of the distinct
   codings; participants: distinct participants whose turns the codings overlap (a participant
@@ -21,21 +26,24 @@ Counting rules (DESIGN.md, "Data rules"; the frame's rules are in `exports.frame
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from importlib import metadata
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
+from coding.models import Code
 from coding.reliability import compute_reliability
 from studies.models import Document, Membership, Study, Variable, Workshop
 from studies.nlp import count_words
 
-from .base import GROUPS_HELP, MEASURES, TABLES, ExportError, ExportTable
+from .base import GROUPS_HELP, MEASURES, ExportError, ExportTable
 from .frame import (
     MISSING,
     VARIABLE_PREFIX,
@@ -179,6 +187,16 @@ class Grouping:
     @property
     def label(self) -> str:
         return self.by or "all"
+
+
+def dimension_names(study: Study) -> list[str]:
+    """The codebook's dimensions: top-level codes that are not codable and have children."""
+    return list(
+        Code.objects.filter(study=study, parent=None, codable=False, children__isnull=False)
+        .distinct()
+        .order_by("order", "name")
+        .values_list("name", flat=True)
+    )
 
 
 def parse_grouping(sources: Sources, by: str | None) -> Grouping:
@@ -410,9 +428,111 @@ def measure_series(
     return counted / denominators(counted.index)
 
 
-def _check_measure(measure: str, allowed: tuple[str, ...]) -> None:
-    if measure not in allowed:
-        raise ExportError(f"Unknown measure '{measure}': use {', '.join(allowed)}.")
+# --- What a table is: one exporter class each ----------------------------------------------
+
+# The options a table may read, in the order the export page lists them.
+OPTIONS = ("by", "measure", "layer", "rollup", "top")
+TOP_DEFAULT = 3
+
+
+@dataclass(frozen=True)
+class PackVariant:
+    """One version of a table in the paper pack: the options it is made with, and whether its
+    figure goes in too."""
+
+    by: str | None = None
+    measure: str = "segments"
+    figure: bool = False
+
+
+class TableExporter(ABC):
+    """One table of a study, in the manner of pretix's exporters: everything the export page,
+    the API, `manage.py export` and the paper pack know about a table is said here, once.
+
+    - `identifier`: its name in URLs, query strings and `--table`; `verbose_name`: its label
+      on the export page.
+    - `fields`: the options it reads besides the layer (some of by, measure, rollup, top);
+      `measures`: those it accepts when it reads a measure; `default_by`: its grouping when
+      none is given.
+    - `reads_codings`: it counts the codings of one layer, so it reads `layer` and its meta
+      names the layer and the checksum of the coded data.
+    - `figure`: the kind of figure drawn for it unless another is asked for; None when it has
+      no figure.
+    - `one_measure`: it shows the one measure asked for (and its files are named after it);
+      False for a table with a column per measure.
+
+    `build(sources, **options)` makes the table with its meta; a table implements `make`.
+    Options it does not read are ignored, so every caller passes the same ones.
+    """
+
+    identifier: ClassVar[str]
+    verbose_name: ClassVar[str]
+    fields: ClassVar[tuple[str, ...]] = ()
+    measures: ClassVar[tuple[str, ...]] = ()
+    default_by: ClassVar[str | None] = None
+    reads_codings: ClassVar[bool] = True
+    figure: ClassVar[str | None] = None
+    one_measure: ClassVar[bool] = True
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """Every option the table reads, in the order of OPTIONS."""
+        read = {*self.fields, *(("layer",) if self.reads_codings else ())}
+        return tuple(option for option in OPTIONS if option in read)
+
+    def reads(self, option: str) -> bool:
+        return option in self.options
+
+    @property
+    def has_figure(self) -> bool:
+        return self.figure is not None
+
+    def check(self, *, measure: str = "segments", top: int = TOP_DEFAULT) -> None:
+        """ExportError naming an option value the table cannot use, before any data is read."""
+        if self.reads("measure") and measure not in self.measures:
+            raise ExportError(f"Unknown measure '{measure}': use {', '.join(self.measures)}.")
+        if self.reads("top") and top < 1:
+            raise ExportError("top must be at least 1.")
+
+    def build(
+        self,
+        sources: Sources,
+        *,
+        by: str | None = None,
+        measure: str = "segments",
+        rollup: bool = False,
+        top: int = TOP_DEFAULT,
+    ) -> ExportTable:
+        """The table of `sources` (one study and layer) with its meta."""
+        self.check(measure=measure, top=top)
+        by = (by or self.default_by) if self.reads("by") else None
+        measure = measure if self.reads("measure") else "segments"
+        rollup = rollup and self.reads("rollup")
+        table = self.make(sources, by=by, measure=measure, rollup=rollup, top=top)
+        table.figure = self.figure
+        table.meta = {
+            "study": sources.study.slug,
+            "table": self.identifier,
+            "title": table.title,
+            "by": by,
+            "measure": measure if self.reads("measure") and self.one_measure else None,
+            "layer": sources.layer if self.reads_codings else None,
+            "rollup": rollup,
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "version": colloquy_version(),
+            "checksum": sources.checksum if self.reads_codings else None,
+        }
+        return table
+
+    @abstractmethod
+    def make(
+        self, sources: Sources, *, by: str | None, measure: str, rollup: bool, top: int
+    ) -> ExportTable:
+        """The table itself (its name, title, tidy and wide forms, notes)."""
+
+    def pack_variants(self, study: Study) -> Iterator[PackVariant]:
+        """The versions of the table in the paper pack: by default one, with its figure."""
+        yield PackVariant(figure=self.has_figure)
 
 
 # --- Code by group tables -------------------------------------------------------------------
@@ -462,47 +582,70 @@ def _counts_frames(
     return coding_units(sources, grouping, rows, rollup)
 
 
-def crosstab_table(
-    sources: Sources, *, by: str | None, measure: str, rollup: bool, **_: object
-) -> ExportTable:
+class CrosstabTable(TableExporter):
     """Codes x groups with MEASURE (see the module's rules); chi-square for counts."""
-    _check_measure(measure, MEASURES)
-    grouping = parse_grouping(sources, by or "country")
-    exclude = (
-        set(grouping.dimension_codes) | {sources.tree.root(next(iter(grouping.dimension_codes)))}
-        if grouping.dimension_codes
-        else set()
-    )
-    rows = sources.codable_rows(rollup=rollup, exclude=exclude)
-    units, people = _counts_frames(sources, grouping, rows, rollup)
-    grid, row_totals, column_totals, grand = _grid(
-        units, people, measure, grouping, rows, len(sources.roster)
-    )
-    paths = sources.tree.path
-    tidy = _tidy(grid, measure, paths, grouping)
-    wide = grid.copy()
-    wide.index = [paths[pk] for pk in rows]
-    wide[TOTAL] = row_totals.to_numpy()
-    wide.loc[TOTAL] = [*column_totals.to_numpy(), grand]
-    if measure != "participant_share":
-        wide = wide.astype("int64")
-    wide.index.name = "code_path"
-    wide = wide.reset_index()
-    notes = [_rule_note(grouping, measure)]
-    if measure in COUNT_MEASURES:
-        tested = grid
-        if rollup:
-            leaves = [pk for pk in rows if not (sources.tree.subtree(pk) - {pk}) & set(rows)]
-            tested = grid.loc[leaves]
-        notes.append(significance_note(tested.to_numpy()))
-        if measure == "participants" or grouping.kind in ("variable", "dimension"):
-            notes.append(
-                "One participant or segment can fall in several cells, so the counts are not "
-                "independent observations: read the test as descriptive."
-            )
-    percent = [*grouping.groups, TOTAL] if measure == "participant_share" else []
-    title = f"{measure.replace('_', ' ').capitalize()} by {grouping.label}"
-    return ExportTable("crosstab", title, tidy, wide, notes=notes, percent_columns=percent)
+
+    identifier = "crosstab"
+    verbose_name = "Crosstab: codes by group"
+    fields = ("by", "measure", "rollup")
+    measures = MEASURES
+    figure = "heatmap"
+    default_by = "country"
+
+    def make(
+        self, sources: Sources, *, by: str | None, measure: str, rollup: bool, **_: object
+    ) -> ExportTable:
+        grouping = parse_grouping(sources, by)
+        exclude = (
+            set(grouping.dimension_codes)
+            | {sources.tree.root(next(iter(grouping.dimension_codes)))}
+            if grouping.dimension_codes
+            else set()
+        )
+        rows = sources.codable_rows(rollup=rollup, exclude=exclude)
+        units, people = _counts_frames(sources, grouping, rows, rollup)
+        grid, row_totals, column_totals, grand = _grid(
+            units, people, measure, grouping, rows, len(sources.roster)
+        )
+        paths = sources.tree.path
+        tidy = _tidy(grid, measure, paths, grouping)
+        wide = grid.copy()
+        wide.index = [paths[pk] for pk in rows]
+        wide[TOTAL] = row_totals.to_numpy()
+        wide.loc[TOTAL] = [*column_totals.to_numpy(), grand]
+        if measure != "participant_share":
+            wide = wide.astype("int64")
+        wide.index.name = "code_path"
+        wide = wide.reset_index()
+        notes = [_rule_note(grouping, measure)]
+        if measure in COUNT_MEASURES:
+            tested = grid
+            if rollup:
+                leaves = [pk for pk in rows if not (sources.tree.subtree(pk) - {pk}) & set(rows)]
+                tested = grid.loc[leaves]
+            notes.append(significance_note(tested.to_numpy()))
+            if measure == "participants" or grouping.kind in ("variable", "dimension"):
+                notes.append(
+                    "One participant or segment can fall in several cells, so the counts are not "
+                    "independent observations: read the test as descriptive."
+                )
+        percent = [*grouping.groups, TOTAL] if measure == "participant_share" else []
+        title = f"{measure.replace('_', ' ').capitalize()} by {grouping.label}"
+        return ExportTable(self.identifier, title, tidy, wide, notes=notes, percent_columns=percent)
+
+    def pack_variants(self, study: Study) -> Iterator[PackVariant]:
+        """What a paper on a multi-site workshop study reports: each dimension by country (as
+        counts, people and shares, the shares drawn), by workshop, by each participant variable,
+        and crossed with the other dimensions (drawn). Other views are one `manage.py export`
+        away, which keeps the pack quick to make."""
+        yield PackVariant(by="country", measure="segments")
+        yield PackVariant(by="country", measure="participants")
+        yield PackVariant(by="country", measure="participant_share", figure=True)
+        yield PackVariant(by="workshop", measure="participant_share")
+        for name in study.variables.order_by("order", "name").values_list("name", flat=True):
+            yield PackVariant(by=f"variable:{name}", measure="participants")
+        for dimension in dimension_names(study)[1:]:
+            yield PackVariant(by=f"dimension:{dimension}", figure=True)
 
 
 def _tidy(
@@ -546,314 +689,349 @@ def _rule_note(grouping: Grouping, measure: str) -> str:
     return "Totals count distinct segments, participants and documents, not sums of the cells."
 
 
-def frequencies_table(
-    sources: Sources, *, rollup: bool, measure: str = "segments", **_: object
-) -> ExportTable:
+class FrequenciesTable(TableExporter):
     """Per code: segments, participants, participant_share (of the whole roster), documents,
     words; with rollup a parent counts the distinct codings of its subtree."""
-    _check_measure(measure, MEASURES)
-    grouping = parse_grouping(sources, None)
-    rows = sources.codable_rows(rollup=rollup)
-    units, people = coding_units(sources, grouping, rows, rollup)
-    everyone = len(sources.roster)
-    paths = sources.tree.path
-    columns: dict[str, list[float]] = {}
-    totals: dict[str, float] = {}
-    records = []
-    for name in ("segments", "participants", "participant_share", "documents", "words"):
-        grid, _rows, _columns, grand = _grid(units, people, name, grouping, rows, everyone)
-        columns[name] = list(grid[ALL])
-        totals[name] = grand
-        for pk, value in zip(rows, grid[ALL], strict=True):
-            records.append((paths[pk], ALL, name, float(value)))
-    tidy = pd.DataFrame.from_records(records, columns=["code_path", "group", "measure", "value"])
-    wide = pd.DataFrame({"code_path": [paths[pk] for pk in rows], **columns})
-    wide.loc[len(wide)] = [TOTAL, *totals.values()]
-    for name in ("segments", "participants", "documents", "words"):
-        wide[name] = wide[name].astype("int64")
-    notes = [
-        "participant_share is the share of all roster participants whose turns carry the code; "
-        "totals count distinct segments, participants and documents."
-    ]
-    if rollup:
-        notes.append("A parent code counts the distinct segments of its whole subtree.")
-    return ExportTable(
-        "frequencies",
-        "Code frequencies",
-        tidy,
-        wide,
-        notes=notes,
-        percent_columns=["participant_share"],
-    )
+
+    identifier = "frequencies"
+    verbose_name = "Code frequencies"
+    fields = ("measure", "rollup")
+    measures = MEASURES
+    figure = "bars"
+    one_measure = False  # every measure is a column
+
+    def make(self, sources: Sources, *, rollup: bool, **_: object) -> ExportTable:
+        grouping = parse_grouping(sources, None)
+        rows = sources.codable_rows(rollup=rollup)
+        units, people = coding_units(sources, grouping, rows, rollup)
+        everyone = len(sources.roster)
+        paths = sources.tree.path
+        columns: dict[str, list[float]] = {}
+        totals: dict[str, float] = {}
+        records = []
+        for name in ("segments", "participants", "participant_share", "documents", "words"):
+            grid, _rows, _columns, grand = _grid(units, people, name, grouping, rows, everyone)
+            columns[name] = list(grid[ALL])
+            totals[name] = grand
+            for pk, value in zip(rows, grid[ALL], strict=True):
+                records.append((paths[pk], ALL, name, float(value)))
+        tidy = pd.DataFrame.from_records(
+            records, columns=["code_path", "group", "measure", "value"]
+        )
+        wide = pd.DataFrame({"code_path": [paths[pk] for pk in rows], **columns})
+        wide.loc[len(wide)] = [TOTAL, *totals.values()]
+        for name in ("segments", "participants", "documents", "words"):
+            wide[name] = wide[name].astype("int64")
+        notes = [
+            "participant_share is the share of all roster participants whose turns carry the code; "
+            "totals count distinct segments, participants and documents."
+        ]
+        if rollup:
+            notes.append("A parent code counts the distinct segments of its whole subtree.")
+        return ExportTable(
+            self.identifier,
+            "Code frequencies",
+            tidy,
+            wide,
+            notes=notes,
+            percent_columns=["participant_share"],
+        )
 
 
 # --- Co-occurrence --------------------------------------------------------------------------
 
 
-def cooccurrence_table(sources: Sources, *, measure: str, **_: object) -> ExportTable:
+class CooccurrenceTable(TableExporter):
     """Code x code: the number of pairs of overlapping codings (same document and layer, each
     pair once, two codings of the same code not counted); the diagonal holds the code's
     segments. measure="jaccard": co-occurrences / (a + b - co-occurrences), diagonal 1."""
-    _check_measure(measure, COOCCURRENCE_MEASURES)
-    rows = sources.codable_rows(rollup=False)
-    frame = sources.frame
-    position = {pk: i for i, pk in enumerate(rows)}
-    matrix = np.zeros((len(rows), len(rows)))
-    codes = frame["code_id"].to_numpy()
-    if sources.pairs:
-        pairs = np.asarray(sources.pairs)
-        a = np.array([position.get(int(c), -1) for c in codes[pairs[:, 0]]])
-        b = np.array([position.get(int(c), -1) for c in codes[pairs[:, 1]]])
-        keep = (a >= 0) & (b >= 0) & (a != b)
-        np.add.at(matrix, (a[keep], b[keep]), 1)
-        np.add.at(matrix, (b[keep], a[keep]), 1)
-    counts = pd.DataFrame(matrix, index=rows, columns=rows)
-    segments = frame["code_id"].value_counts()
-    for pk in rows:
-        counts.loc[pk, pk] = float(segments.get(pk, 0))
-    values = counts
-    if measure == "jaccard":
-        diagonal = np.diag(counts.to_numpy())
-        union = diagonal[:, None] + diagonal[None, :] - counts.to_numpy()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(union > 0, counts.to_numpy() / union, 0.0)
-        np.fill_diagonal(ratio, np.where(diagonal > 0, 1.0, 0.0))
-        values = pd.DataFrame(ratio, index=rows, columns=rows)
-    paths = sources.tree.path
-    records = [(paths[a], paths[b], measure, float(values.loc[a, b])) for a in rows for b in rows]
-    tidy = pd.DataFrame.from_records(records, columns=["code_path", "group", "measure", "value"])
-    if measure == "segments":
-        tidy["value"] = tidy["value"].astype("int64")
-    wide = values.copy()
-    wide.index = [paths[pk] for pk in rows]
-    wide.columns = [paths[pk] for pk in rows]
-    wide.index.name = "code_path"
-    wide = wide.reset_index()
-    percent = [paths[pk] for pk in rows] if measure == "jaccard" else []
-    notes = [
-        "Two codings co-occur when they overlap in the same document and layer; each pair is "
-        "counted once. The diagonal holds each code's segments."
-    ]
-    return ExportTable(
-        "cooccurrence", "Code co-occurrence", tidy, wide, notes=notes, percent_columns=percent
-    )
+
+    identifier = "cooccurrence"
+    verbose_name = "Co-occurrence of codes"
+    fields = ("measure",)
+    measures = COOCCURRENCE_MEASURES
+    figure = "heatmap"
+
+    def make(self, sources: Sources, *, measure: str, **_: object) -> ExportTable:
+        rows = sources.codable_rows(rollup=False)
+        frame = sources.frame
+        position = {pk: i for i, pk in enumerate(rows)}
+        matrix = np.zeros((len(rows), len(rows)))
+        codes = frame["code_id"].to_numpy()
+        if sources.pairs:
+            pairs = np.asarray(sources.pairs)
+            a = np.array([position.get(int(c), -1) for c in codes[pairs[:, 0]]])
+            b = np.array([position.get(int(c), -1) for c in codes[pairs[:, 1]]])
+            keep = (a >= 0) & (b >= 0) & (a != b)
+            np.add.at(matrix, (a[keep], b[keep]), 1)
+            np.add.at(matrix, (b[keep], a[keep]), 1)
+        counts = pd.DataFrame(matrix, index=rows, columns=rows)
+        segments = frame["code_id"].value_counts()
+        for pk in rows:
+            counts.loc[pk, pk] = float(segments.get(pk, 0))
+        values = counts
+        if measure == "jaccard":
+            diagonal = np.diag(counts.to_numpy())
+            union = diagonal[:, None] + diagonal[None, :] - counts.to_numpy()
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(union > 0, counts.to_numpy() / union, 0.0)
+            np.fill_diagonal(ratio, np.where(diagonal > 0, 1.0, 0.0))
+            values = pd.DataFrame(ratio, index=rows, columns=rows)
+        paths = sources.tree.path
+        records = [
+            (paths[a], paths[b], measure, float(values.loc[a, b])) for a in rows for b in rows
+        ]
+        tidy = pd.DataFrame.from_records(
+            records, columns=["code_path", "group", "measure", "value"]
+        )
+        if measure == "segments":
+            tidy["value"] = tidy["value"].astype("int64")
+        wide = values.copy()
+        wide.index = [paths[pk] for pk in rows]
+        wide.columns = [paths[pk] for pk in rows]
+        wide.index.name = "code_path"
+        wide = wide.reset_index()
+        percent = [paths[pk] for pk in rows] if measure == "jaccard" else []
+        notes = [
+            "Two codings co-occur when they overlap in the same document and layer; each pair is "
+            "counted once. The diagonal holds each code's segments."
+        ]
+        return ExportTable(
+            self.identifier, "Code co-occurrence", tidy, wide, notes=notes, percent_columns=percent
+        )
 
 
 # --- Quotes ---------------------------------------------------------------------------------
 
 
-def quotes_table(
-    sources: Sources, *, by: str | None, top: int, rollup: bool, **_: object
-) -> ExportTable:
+class QuotesTable(TableExporter):
     """The `top` most representative excerpts per code (and group). Representative, in order:
     agreed (a consensus coding, or in the "all" layer a span both/several coders applied);
     then of a readable length (10-60 words) and, among those, closest to 30 words; then spread
     across participants (an excerpt of a participant not yet quoted for that code and group
     goes first, looking at most top x QUOTE_WINDOW candidates down the ranking); ties by document
     and position, so the choice is stable."""
-    if top < 1:
-        raise ExportError("top must be at least 1.")
-    grouping = parse_grouping(sources, by)
-    exclude = set(grouping.dimension_codes)
-    rows = sources.codable_rows(rollup=False, exclude=exclude)
-    frame = sources.frame.set_index("coding_id", drop=False)
-    if grouping.kind == "dimension":
-        units, _people = dimension_units(sources, grouping, rows, rollup=False)
-        units["unit"] = units["unit"].str.split("-").str[0].astype("int64")
-    else:
-        units, _people = coding_units(sources, grouping, rows, rollup=False)
-    pairs = units[["row", "group", "unit"]].drop_duplicates()
-    texts = sources.texts
-    low, high = QUOTE_WORDS
-    records = []
-    paths = sources.tree.path
-    for (row, group), chosen in pairs.groupby(["row", "group"], sort=False):
-        candidates = frame.loc[chosen["unit"].to_numpy()]
-        agreed = (candidates["layer"] == "consensus") | (candidates["n_coders"] >= 2)
-        readable = candidates["words"].between(low, high)
-        ranked = candidates.assign(
-            _agreed=~agreed,
-            _readable=~readable,
-            _distance=(candidates["words"] - 30).abs(),
-        ).sort_values(["_agreed", "_readable", "_distance", "document", "start"], kind="stable")
-        picked: list[pd.Series] = []
-        quoted: set[str] = set()
-        # The spreading rule only looks a little way down the ranking.
-        remaining = [r for _i, r in ranked.head(top * QUOTE_WINDOW).iterrows()]
-        while remaining and len(picked) < top:
-            fresh = next(
-                (r for r in remaining if not set(r["participants"]) & quoted), remaining[0]
-            )
-            remaining = [r for r in remaining if r["coding_id"] != fresh["coding_id"]]
-            picked.append(fresh)
-            quoted.update(fresh["participants"])
-        for rank, quote in enumerate(picked, start=1):
-            speakers = list(quote["participants"])
-            # The excerpt without the spaces around it; start and end follow the text.
-            raw = texts[quote["document_id"]][quote["start"] : quote["end"]]
-            text = raw.strip()
-            start = int(quote["start"]) + (len(raw) - len(raw.lstrip()))
-            end = start + len(text)
-            cite = ", ".join(filter(None, ["; ".join(speakers), quote["workshop"]]))
-            records.append(
-                {
-                    "code_path": paths[row],
-                    "group": group,
-                    "rank": rank,
-                    "text": text,
-                    "participants": "; ".join(speakers),
-                    "workshop": quote["workshop"],
-                    "country": quote["country"],
-                    "cite": cite,
-                    "document": quote["document"],
-                    "start": start,
-                    "end": end,
-                    "words": int(quote["words"]),
-                    "agreed": bool(quote["layer"] == "consensus" or quote["n_coders"] >= 2),
-                }
-            )
-    columns = [
-        "code_path",
-        "group",
-        "rank",
-        "text",
-        "participants",
-        "workshop",
-        "country",
-        "cite",
-        "document",
-        "start",
-        "end",
-        "words",
-        "agreed",
-    ]
-    tidy = pd.DataFrame.from_records(records, columns=columns)
-    order = {pk: i for i, pk in enumerate(rows)}
-    path_order = {paths[pk]: i for pk, i in order.items()}
-    group_order = {g: i for i, g in enumerate(grouping.groups)}
-    if len(tidy):
-        tidy = tidy.sort_values(
-            ["code_path", "group", "rank"],
-            key=lambda s: (
-                s.map(path_order)
-                if s.name == "code_path"
-                else s.map(group_order)
-                if s.name == "group"
-                else s
-            ),
-            kind="stable",
-        ).reset_index(drop=True)
-    wide = tidy if by else tidy.drop(columns="group")
-    notes = [
-        "Representative excerpts: agreed codings first (consensus, or applied by two or more "
-        f"coders), then those of {low}-{high} words closest to 30, spread across participants."
-    ]
-    return ExportTable("quotes", "Representative quotes", tidy, wide, notes=notes)
+
+    identifier = "quotes"
+    verbose_name = "Quotes per code"
+    fields = ("by", "top")
+
+    def make(self, sources: Sources, *, by: str | None, top: int, **_: object) -> ExportTable:
+        grouping = parse_grouping(sources, by)
+        exclude = set(grouping.dimension_codes)
+        rows = sources.codable_rows(rollup=False, exclude=exclude)
+        frame = sources.frame.set_index("coding_id", drop=False)
+        if grouping.kind == "dimension":
+            units, _people = dimension_units(sources, grouping, rows, rollup=False)
+            units["unit"] = units["unit"].str.split("-").str[0].astype("int64")
+        else:
+            units, _people = coding_units(sources, grouping, rows, rollup=False)
+        pairs = units[["row", "group", "unit"]].drop_duplicates()
+        texts = sources.texts
+        low, high = QUOTE_WORDS
+        records = []
+        paths = sources.tree.path
+        for (row, group), chosen in pairs.groupby(["row", "group"], sort=False):
+            candidates = frame.loc[chosen["unit"].to_numpy()]
+            agreed = (candidates["layer"] == "consensus") | (candidates["n_coders"] >= 2)
+            readable = candidates["words"].between(low, high)
+            ranked = candidates.assign(
+                _agreed=~agreed,
+                _readable=~readable,
+                _distance=(candidates["words"] - 30).abs(),
+            ).sort_values(["_agreed", "_readable", "_distance", "document", "start"], kind="stable")
+            picked: list[pd.Series] = []
+            quoted: set[str] = set()
+            # The spreading rule only looks a little way down the ranking.
+            remaining = [r for _i, r in ranked.head(top * QUOTE_WINDOW).iterrows()]
+            while remaining and len(picked) < top:
+                fresh = next(
+                    (r for r in remaining if not set(r["participants"]) & quoted), remaining[0]
+                )
+                remaining = [r for r in remaining if r["coding_id"] != fresh["coding_id"]]
+                picked.append(fresh)
+                quoted.update(fresh["participants"])
+            for rank, quote in enumerate(picked, start=1):
+                speakers = list(quote["participants"])
+                # The excerpt without the spaces around it; start and end follow the text.
+                raw = texts[quote["document_id"]][quote["start"] : quote["end"]]
+                text = raw.strip()
+                start = int(quote["start"]) + (len(raw) - len(raw.lstrip()))
+                end = start + len(text)
+                cite = ", ".join(filter(None, ["; ".join(speakers), quote["workshop"]]))
+                records.append(
+                    {
+                        "code_path": paths[row],
+                        "group": group,
+                        "rank": rank,
+                        "text": text,
+                        "participants": "; ".join(speakers),
+                        "workshop": quote["workshop"],
+                        "country": quote["country"],
+                        "cite": cite,
+                        "document": quote["document"],
+                        "start": start,
+                        "end": end,
+                        "words": int(quote["words"]),
+                        "agreed": bool(quote["layer"] == "consensus" or quote["n_coders"] >= 2),
+                    }
+                )
+        columns = [
+            "code_path",
+            "group",
+            "rank",
+            "text",
+            "participants",
+            "workshop",
+            "country",
+            "cite",
+            "document",
+            "start",
+            "end",
+            "words",
+            "agreed",
+        ]
+        tidy = pd.DataFrame.from_records(records, columns=columns)
+        order = {pk: i for i, pk in enumerate(rows)}
+        path_order = {paths[pk]: i for pk, i in order.items()}
+        group_order = {g: i for i, g in enumerate(grouping.groups)}
+        if len(tidy):
+            tidy = tidy.sort_values(
+                ["code_path", "group", "rank"],
+                key=lambda s: (
+                    s.map(path_order)
+                    if s.name == "code_path"
+                    else s.map(group_order)
+                    if s.name == "group"
+                    else s
+                ),
+                kind="stable",
+            ).reset_index(drop=True)
+        wide = tidy if by else tidy.drop(columns="group")
+        notes = [
+            "Representative excerpts: agreed codings first (consensus, or applied by two or more "
+            f"coders), then those of {low}-{high} words closest to 30, spread across participants."
+        ]
+        return ExportTable(self.identifier, "Representative quotes", tidy, wide, notes=notes)
 
 
 # --- Appendix tables ------------------------------------------------------------------------
 
 
-def codebook_table(sources: Sources, **_: object) -> ExportTable:
+class CodebookTable(TableExporter):
     """The codebook in tree order with each code's segments, participants and documents in
     the layer; a grouping code (not codable) counts the distinct codings of its subtree."""
-    from coding.models import Code
 
-    tree = sources.tree
-    order = tree.tree_order()
-    grouping = parse_grouping(sources, None)
-    units, people = coding_units(sources, grouping, order, rollup=True)
-    own_units, own_people = coding_units(sources, grouping, order, rollup=False)
-    everyone = len(sources.roster)
-    texts = {
-        pk: (d, i, e, x)
-        for pk, d, i, e, x in Code.objects.filter(study=sources.study).values_list(
-            "pk", "definition", "inclusion", "exclusion", "example"
-        )
-    }
-    counted: dict[str, pd.Series] = {}
-    for name in ("segments", "participants", "documents"):
-        rolled, *_ = _grid(units, people, name, grouping, order, everyone)
-        own, *_ = _grid(own_units, own_people, name, grouping, order, everyone)
-        counted[name] = pd.Series(
-            [own.loc[pk, ALL] if tree.codable[pk] else rolled.loc[pk, ALL] for pk in order],
-            index=order,
-        )
-    wide = pd.DataFrame(
-        {
-            "code_path": [tree.path[pk] for pk in order],
-            "definition": [texts[pk][0] for pk in order],
-            "inclusion": [texts[pk][1] for pk in order],
-            "exclusion": [texts[pk][2] for pk in order],
-            "example": [texts[pk][3] for pk in order],
-            "codable": [tree.codable[pk] for pk in order],
-            **{name: counted[name].astype("int64").to_numpy() for name in counted},
+    identifier = "codebook"
+    verbose_name = "Codebook"
+
+    def make(self, sources: Sources, **_: object) -> ExportTable:
+        tree = sources.tree
+        order = tree.tree_order()
+        grouping = parse_grouping(sources, None)
+        units, people = coding_units(sources, grouping, order, rollup=True)
+        own_units, own_people = coding_units(sources, grouping, order, rollup=False)
+        everyone = len(sources.roster)
+        texts = {
+            pk: (d, i, e, x)
+            for pk, d, i, e, x in Code.objects.filter(study=sources.study).values_list(
+                "pk", "definition", "inclusion", "exclusion", "example"
+            )
         }
-    )
-    notes = ["A grouping code (not codable) counts the distinct segments of its subtree."]
-    return ExportTable("codebook", "Codebook", wide.copy(), wide, notes=notes)
-
-
-def reliability_table(sources: Sources, **_: object) -> ExportTable:
-    """Agreement per code over sentence units of every document, between the study's coders
-    (everyone with codings of their own), and pooled over all codes."""
-    try:
-        report = compute_reliability(sources.study, unit="sentence")
-    except ValueError as exc:
-        raise ExportError(f"No reliability table: {exc}.") from None
-    measures = [
-        "units",
-        "coded_units",
-        "percent_agreement",
-        "cohen_kappa",
-        "fleiss_kappa",
-        "krippendorff_alpha",
-    ]
-    records = []
-    for agreement in [*report.codes, report.overall]:
-        data = agreement.as_json()
-        records.append(
+        counted: dict[str, pd.Series] = {}
+        for name in ("segments", "participants", "documents"):
+            rolled, *_ = _grid(units, people, name, grouping, order, everyone)
+            own, *_ = _grid(own_units, own_people, name, grouping, order, everyone)
+            counted[name] = pd.Series(
+                [own.loc[pk, ALL] if tree.codable[pk] else rolled.loc[pk, ALL] for pk in order],
+                index=order,
+            )
+        wide = pd.DataFrame(
             {
-                "code_path": data.get("code", "overall"),
-                **{m: data[m] for m in measures},
-                "notes": "; ".join(data["notes"]),
+                "code_path": [tree.path[pk] for pk in order],
+                "definition": [texts[pk][0] for pk in order],
+                "inclusion": [texts[pk][1] for pk in order],
+                "exclusion": [texts[pk][2] for pk in order],
+                "example": [texts[pk][3] for pk in order],
+                "codable": [tree.codable[pk] for pk in order],
+                **{name: counted[name].astype("int64").to_numpy() for name in counted},
             }
         )
-    wide = pd.DataFrame.from_records(records, columns=["code_path", *measures, "notes"])
-    notes = [
-        f"Agreement between {', '.join(report.coders)} over sentence units of "
-        f"{len(report.documents)} documents; the last row pools every (unit, code) decision."
-    ]
-    return ExportTable(
-        "reliability",
-        "Inter-coder reliability",
-        wide.copy(),
-        wide,
-        notes=notes,
-        percent_columns=["percent_agreement"],
-    )
+        notes = ["A grouping code (not codable) counts the distinct segments of its subtree."]
+        return ExportTable(self.identifier, "Codebook", wide.copy(), wide, notes=notes)
 
 
-def participants_table(sources: Sources, **_: object) -> ExportTable:
+class ReliabilityTable(TableExporter):
+    """Agreement per code over sentence units of every document, between the study's coders
+    (everyone with codings of their own), and pooled over all codes."""
+
+    identifier = "reliability"
+    verbose_name = "Inter-coder agreement"
+    reads_codings = False
+
+    def make(self, sources: Sources, **_: object) -> ExportTable:
+        try:
+            report = compute_reliability(sources.study, unit="sentence")
+        except ValueError as exc:
+            raise ExportError(f"No reliability table: {exc}.") from None
+        measures = [
+            "units",
+            "coded_units",
+            "percent_agreement",
+            "cohen_kappa",
+            "fleiss_kappa",
+            "krippendorff_alpha",
+        ]
+        records = []
+        for agreement in [*report.codes, report.overall]:
+            data = agreement.as_json()
+            records.append(
+                {
+                    "code_path": data.get("code", "overall"),
+                    **{m: data[m] for m in measures},
+                    "notes": "; ".join(data["notes"]),
+                }
+            )
+        wide = pd.DataFrame.from_records(records, columns=["code_path", *measures, "notes"])
+        notes = [
+            f"Agreement between {', '.join(report.coders)} over sentence units of "
+            f"{len(report.documents)} documents; the last row pools every (unit, code) decision."
+        ]
+        return ExportTable(
+            self.identifier,
+            "Inter-coder reliability",
+            wide.copy(),
+            wide,
+            notes=notes,
+            percent_columns=["percent_agreement"],
+        )
+
+
+class ParticipantsTable(TableExporter):
     """The roster with its variables and, per participant, the coded segments their turns
     carry in the layer, the distinct codes and the documents."""
-    roster = sources.roster
-    people = sources.people
-    grouped = people.groupby("participant")
-    segments = grouped["coding_id"].nunique()
-    codes = grouped["code_id"].nunique()
-    documents = grouped["document_id"].nunique()
-    tidy = roster.copy()
-    for name, series in (("segments", segments), ("codes", codes), ("documents", documents)):
-        tidy[name] = tidy["participant"].map(series).fillna(0).astype("int64")
-    wide = tidy.rename(columns=_strip_variable_prefix(tidy.columns))
-    return ExportTable(
-        "participants",
-        "Participants",
-        tidy,
-        wide,
-        notes=["Segments: codings of the layer that overlap the participant's turns."],
-    )
+
+    identifier = "participants"
+    verbose_name = "Participants"
+
+    def make(self, sources: Sources, **_: object) -> ExportTable:
+        roster = sources.roster
+        people = sources.people
+        grouped = people.groupby("participant")
+        segments = grouped["coding_id"].nunique()
+        codes = grouped["code_id"].nunique()
+        documents = grouped["document_id"].nunique()
+        tidy = roster.copy()
+        for name, series in (("segments", segments), ("codes", codes), ("documents", documents)):
+            tidy[name] = tidy["participant"].map(series).fillna(0).astype("int64")
+        wide = tidy.rename(columns=_strip_variable_prefix(tidy.columns))
+        return ExportTable(
+            self.identifier,
+            "Participants",
+            tidy,
+            wide,
+            notes=["Segments: codings of the layer that overlap the participant's turns."],
+        )
 
 
 def _strip_variable_prefix(columns: pd.Index) -> dict[str, str]:
@@ -867,66 +1045,88 @@ def _strip_variable_prefix(columns: pd.Index) -> dict[str, str]:
     return renamed
 
 
-def demographics_table(sources: Sources, **_: object) -> ExportTable:
+class DemographicsTable(TableExporter):
     """Table 1: for each variable and value, participants per country and in total, with the
     share of that country's (or of all) participants in the roster."""
-    roster = sources.roster
-    countries = sorted({c for _w, c in sources.workshops if c} | set(roster["country"]) - {""})
-    per_country = roster["country"].value_counts().to_dict()
-    everyone = len(roster)
-    records = []
-    wide_rows = []
-    for name, (kind, choices) in sources.variables.items():
-        column = VARIABLE_PREFIX + name
-        present = set(roster[column])
-        for value in _values_order(kind, choices, present):
-            chosen = roster[roster[column] == value]
-            row: dict[str, object] = {"variable": name, "category": value}
-            counts = chosen["country"].value_counts().to_dict()
-            for country, n, of in [
-                *[(c, counts.get(c, 0), per_country.get(c, 0)) for c in countries],
-                (TOTAL, len(chosen), everyone),
-            ]:
-                share = n / of if of else 0.0
-                records.append((name, value, country, "participants", float(n)))
-                records.append((name, value, country, "participant_share", share))
-                row[f"{country} n"] = n
-                row[f"{country} %"] = share
-            wide_rows.append(row)
-    tidy = pd.DataFrame.from_records(
-        records, columns=["variable", "category", "group", "measure", "value"]
-    )
-    columns = ["variable", "category"] + [
-        f"{c} {s}" for c in [*countries, TOTAL] for s in ("n", "%")
-    ]
-    wide = pd.DataFrame.from_records(wide_rows, columns=columns)
-    header = {"variable": "Participants", "category": ""}
-    for country in [*countries, TOTAL]:
-        header[f"{country} n"] = per_country.get(country, 0) if country != TOTAL else everyone
-        header[f"{country} %"] = 1.0 if header[f"{country} n"] else 0.0
-    wide = pd.concat([pd.DataFrame([header], columns=columns), wide], ignore_index=True)
-    percent = [f"{c} %" for c in [*countries, TOTAL]]
-    return ExportTable(
-        "demographics",
-        "Participants by variable and country",
-        tidy,
-        wide,
-        notes=["Percentages are shares of each country's participants in the roster."],
-        percent_columns=percent,
-    )
+
+    identifier = "demographics"
+    verbose_name = "Demographics (Table 1)"
+    reads_codings = False
+
+    def make(self, sources: Sources, **_: object) -> ExportTable:
+        roster = sources.roster
+        countries = sorted({c for _w, c in sources.workshops if c} | set(roster["country"]) - {""})
+        per_country = roster["country"].value_counts().to_dict()
+        everyone = len(roster)
+        records = []
+        wide_rows = []
+        for name, (kind, choices) in sources.variables.items():
+            column = VARIABLE_PREFIX + name
+            present = set(roster[column])
+            for value in _values_order(kind, choices, present):
+                chosen = roster[roster[column] == value]
+                row: dict[str, object] = {"variable": name, "category": value}
+                counts = chosen["country"].value_counts().to_dict()
+                for country, n, of in [
+                    *[(c, counts.get(c, 0), per_country.get(c, 0)) for c in countries],
+                    (TOTAL, len(chosen), everyone),
+                ]:
+                    share = n / of if of else 0.0
+                    records.append((name, value, country, "participants", float(n)))
+                    records.append((name, value, country, "participant_share", share))
+                    row[f"{country} n"] = n
+                    row[f"{country} %"] = share
+                wide_rows.append(row)
+        tidy = pd.DataFrame.from_records(
+            records, columns=["variable", "category", "group", "measure", "value"]
+        )
+        columns = ["variable", "category"] + [
+            f"{c} {s}" for c in [*countries, TOTAL] for s in ("n", "%")
+        ]
+        wide = pd.DataFrame.from_records(wide_rows, columns=columns)
+        header = {"variable": "Participants", "category": ""}
+        for country in [*countries, TOTAL]:
+            header[f"{country} n"] = per_country.get(country, 0) if country != TOTAL else everyone
+            header[f"{country} %"] = 1.0 if header[f"{country} n"] else 0.0
+        wide = pd.concat([pd.DataFrame([header], columns=columns), wide], ignore_index=True)
+        percent = [f"{c} %" for c in [*countries, TOTAL]]
+        return ExportTable(
+            self.identifier,
+            "Participants by variable and country",
+            tidy,
+            wide,
+            notes=["Percentages are shares of each country's participants in the roster."],
+            percent_columns=percent,
+        )
 
 
-BUILDERS: dict[str, Callable[..., ExportTable]] = {
-    "frequencies": frequencies_table,
-    "crosstab": crosstab_table,
-    "cooccurrence": cooccurrence_table,
-    "quotes": quotes_table,
-    "codebook": codebook_table,
-    "reliability": reliability_table,
-    "participants": participants_table,
-    "demographics": demographics_table,
+# --- The registry: the only list of tables ---------------------------------------------------
+# The export page, the API, `manage.py export` and the paper pack offer these, in this order.
+
+EXPORTERS: dict[str, TableExporter] = {
+    exporter.identifier: exporter
+    for exporter in (
+        FrequenciesTable(),
+        CrosstabTable(),
+        CooccurrenceTable(),
+        QuotesTable(),
+        CodebookTable(),
+        ReliabilityTable(),
+        ParticipantsTable(),
+        DemographicsTable(),
+    )
 }
-CODED_TABLES = ("frequencies", "crosstab", "cooccurrence", "quotes", "codebook", "participants")
+TABLES = tuple(EXPORTERS)
+# Every measure some table accepts, in the order the tables list them.
+ALL_MEASURES = tuple(dict.fromkeys(m for exporter in EXPORTERS.values() for m in exporter.measures))
+
+
+def get_exporter(name: str) -> TableExporter:
+    """The table called `name`, or ExportError naming the tables there are."""
+    exporter = EXPORTERS.get(name)
+    if exporter is None:
+        raise ExportError(f"Unknown table '{name}': use one of {', '.join(TABLES)}.")
+    return exporter
 
 
 def _layer_for(study: Study, layer: str | None, user: object | None) -> str | None:
@@ -958,31 +1158,15 @@ def build_table(
     measure: str = "segments",
     layer: str | None = None,
     rollup: bool = False,
-    top: int = 3,
+    top: int = TOP_DEFAULT,
     user: object | None = None,
     sources: Sources | None = None,
 ) -> ExportTable:
-    """One of `exports.base.TABLES` for the study (see the module's rules). Raises ExportError
+    """One of the study's tables (see `EXPORTERS` and the module's rules). Raises ExportError
     naming what is wrong for an unknown table, group, variable, dimension, measure or layer.
     Tables made together (the paper pack) pass one `sources`, so the data is read once."""
-    if name not in TABLES:
-        raise ExportError(f"Unknown table '{name}': use one of {', '.join(TABLES)}.")
-    if name == "cooccurrence" and measure not in COOCCURRENCE_MEASURES:
-        _check_measure(measure, COOCCURRENCE_MEASURES)
+    exporter = get_exporter(name)
+    exporter.check(measure=measure, top=top)
     if sources is None:
         sources = table_sources(study, layer=layer, user=user)
-    table = BUILDERS[name](sources, by=by, measure=measure, rollup=rollup, top=top)
-    coded = name in CODED_TABLES
-    table.meta = {
-        "study": study.slug,
-        "table": name,
-        "title": table.title,
-        "by": (by or ("country" if name == "crosstab" else None)),
-        "measure": measure if name in ("crosstab", "cooccurrence") else None,
-        "layer": sources.layer if coded else None,
-        "rollup": rollup,
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "version": colloquy_version(),
-        "checksum": sources.checksum if coded else None,
-    }
-    return table
+    return exporter.build(sources, by=by, measure=measure, rollup=rollup, top=top)

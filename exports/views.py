@@ -1,10 +1,11 @@
 """The export page: choose a table, see it and its figure at once, and download it in every
 format, or the whole paper pack.
 
-The page, its downloads and the pack read the same query parameters (the names the API uses:
-table, by, measure, layer, rollup, top, figure, size), so a download is exactly the table on
-the screen. Options that do not apply to the chosen table are ignored, and the page says so
-when one was set to something other than its default.
+The page, its downloads and the API read the query string through one `ExportChoice` (table,
+by, measure, layer, rollup, top, figure, size, bom), so a download is exactly the table on the
+screen. Which tables there are and which options each reads come from the registry
+(`exports.tables.EXPORTERS`). Options that do not apply to the chosen table are ignored, and
+the page says so when one was set to something other than its default.
 
 Blind coding: a coder exports only their own codings while it is on (any other layer would
 show how the others coded), so their layer defaults to their own username and any other
@@ -25,27 +26,26 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header, urlencode
 from django.utils.safestring import mark_safe
 
-from coding.models import Code
 from exports import renderers
-from exports.base import FIGURE_FORMATS, MEASURES, TABLES, ExportError, ExportTable
-from exports.figures import NO_FIGURE
+from exports.base import FIGURE_FORMATS, ExportError, ExportTable
 from exports.pack import build_pack
-from exports.tables import build_table
+from exports.tables import (
+    ALL_MEASURES,
+    EXPORTERS,
+    OPTIONS,
+    TABLES,
+    TOP_DEFAULT,
+    TableExporter,
+    build_table,
+    dimension_names,
+)
 from studies.access import get_study_for_user
 from studies.models import Membership, Study
 
 User = get_user_model()
 
-TABLE_LABELS = {
-    "frequencies": "Code frequencies",
-    "crosstab": "Crosstab: codes by group",
-    "cooccurrence": "Co-occurrence of codes",
-    "quotes": "Quotes per code",
-    "codebook": "Codebook",
-    "reliability": "Inter-coder agreement",
-    "participants": "Participants",
-    "demographics": "Demographics (Table 1)",
-}
+# What the page shows on a first visit.
+DEFAULT_TABLE = "crosstab"
 MEASURE_LABELS = {
     "segments": "Coded segments",
     "participants": "Participants",
@@ -62,18 +62,10 @@ FIGURE_KINDS = {
 }
 FIGURE_SIZES = {"single": "One column (paper)", "double": "Two columns (paper)"}
 TOP_LIMIT = 50
+TRUE_VALUES = ("1", "on", "true", "yes")
 
-# Which options each table reads. An option set for a table that ignores it is noted on the page.
-TABLE_OPTIONS: dict[str, set[str]] = {
-    "frequencies": {"measure", "layer", "rollup"},
-    "crosstab": {"by", "measure", "layer", "rollup"},
-    "cooccurrence": {"measure", "layer"},
-    "quotes": {"by", "layer", "top"},
-    "codebook": {"layer"},
-    "reliability": set(),
-    "participants": {"layer"},
-    "demographics": set(),
-}
+# Which options each table reads is its exporter's say (exports.tables); an option set for a
+# table that does not read it is noted on the page.
 OPTION_LABELS = {
     "by": "Grouping",
     "measure": "Measure",
@@ -84,11 +76,11 @@ OPTION_LABELS = {
 # Values that mean "not chosen": the form always sends every field, and an untouched field
 # should not earn a note.
 DEFAULTS = {
-    "by": ("", "country"),
+    "by": ("", EXPORTERS[DEFAULT_TABLE].default_by or ""),
     "measure": ("segments",),
     "layer": ("",),
     "rollup": (False,),
-    "top": (3,),
+    "top": (TOP_DEFAULT,),
 }
 
 # The files offered under the table: (format, extra query, link text).
@@ -126,31 +118,43 @@ def chosen_layer(study: Study, user: object, asked: str) -> str:
 
 @dataclass
 class ExportChoice:
-    """What the form asked for, read from the query string; `problems` are options that could
-    not be read at all (a table name or a number), reported like the tables' own errors."""
+    """What a request asked for, read from its query string in one way by the page, its
+    downloads and the API (table, by, measure, layer, rollup, top, figure, size, bom).
+    `problems` are values that could not be read at all (a table name, a number, a figure kind
+    or size), reported like the tables' own errors; `ignored` names the options set for a
+    table that does not read them."""
 
-    table: str = "crosstab"
-    by: str = "country"
+    table: str = DEFAULT_TABLE
+    by: str = ""
     measure: str = "segments"
     layer: str = ""
     rollup: bool = False
-    top: int = 3
+    top: int = TOP_DEFAULT
     figure: str = ""
     size: str = "single"
+    bom: bool = False
     problems: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_query(cls, query: QueryDict, study: Study, user: object) -> ExportChoice:
+    def from_query(
+        cls, query: QueryDict, study: Study, user: object, *, table: str | None = None
+    ) -> ExportChoice:
+        """Read after the access check. `table` is given when the address names it (the API);
+        the page reads it from the query, and a first visit gets DEFAULT_TABLE with its
+        grouping. A coder under blind coding who asks for another layer gets 403."""
         choice = cls()
-        if "table" in query:  # a submitted form; otherwise the crosstab by country
-            choice.table = query.get("table", "")
+        if table is not None or "table" in query:  # otherwise a first visit
+            choice.table = query.get("table", "") if table is None else table
             choice.by = query.get("by", "")
+        else:
+            choice.by = EXPORTERS[choice.table].default_by or ""
         choice.measure = query.get("measure") or "segments"
         choice.layer = chosen_layer(study, user, query.get("layer", ""))
-        choice.rollup = query.get("rollup") in ("1", "on", "true", "yes")
+        choice.rollup = query.get("rollup", "").lower() in TRUE_VALUES
         choice.figure = query.get("figure", "")
         choice.size = query.get("size") or "single"
+        choice.bom = query.get("bom", "").lower() in TRUE_VALUES
         top = query.get("top", "").strip()
         if top:
             if top.isdigit() and 1 <= int(top) <= TOP_LIMIT:
@@ -159,7 +163,8 @@ class ExportChoice:
                 choice.problems.append(
                     f"Quotes per code must be a whole number from 1 to {TOP_LIMIT}, not “{top}”."
                 )
-        if choice.table not in TABLES:
+        exporter = choice.exporter
+        if exporter is None:
             choice.problems.append(
                 f"There is no table “{choice.table}”: choose one of {', '.join(TABLES)}."
             )
@@ -172,35 +177,43 @@ class ExportChoice:
             choice.problems.append(
                 f"There is no figure size “{choice.size}”: choose single or double."
             )
-        applies = TABLE_OPTIONS[choice.table]
         for option, label in OPTION_LABELS.items():
             value = getattr(choice, option)
-            if option not in applies and value not in DEFAULTS[option]:
+            if not exporter.reads(option) and value not in DEFAULTS[option]:
                 if option == "layer" and blind_coder(study):
                     continue  # set for them, not by them
                 choice.ignored.append(label)
         return choice
 
+    @property
+    def exporter(self) -> TableExporter | None:
+        return EXPORTERS.get(self.table)
+
     def applies(self, option: str) -> bool:
-        return option in TABLE_OPTIONS.get(self.table, set())
+        return self.exporter is not None and self.exporter.reads(option)
 
     @property
     def has_figure(self) -> bool:
-        return self.table in TABLES and self.table not in NO_FIGURE
+        return self.exporter is not None and self.exporter.has_figure
 
     def build(self, study: Study, user: object) -> ExportTable:
+        """The table asked for; the exporter ignores the options it does not read."""
         if self.problems:
             raise ExportError(" ".join(self.problems))
         return build_table(
             study,
             self.table,
-            by=(self.by or None) if self.applies("by") else None,
-            measure=self.measure if self.applies("measure") else "segments",
+            by=self.by or None,
+            measure=self.measure,
             layer=self.layer or None,
-            rollup=self.rollup if self.applies("rollup") else False,
+            rollup=self.rollup,
             top=self.top,
             user=user,
         )
+
+    def render(self, table: ExportTable, fmt: str) -> tuple[str, str, bytes]:
+        """The table as a file of any format, its figure included: (filename, type, bytes)."""
+        return renderers.render(table, fmt, kind=self.figure or None, size=self.size, bom=self.bom)
 
     def query(self, **extra: str) -> str:
         """The query string that asks for this table again (only the options it reads)."""
@@ -227,12 +240,7 @@ def group_choices(study: Study) -> list[tuple[str, list[tuple[str, str]]]]:
     """The groupings for a crosstab, as option groups: places, participant variables and the
     codebook's dimensions (top-level codes that are not codable and have children)."""
     variables = study.variables.order_by("order", "name").values_list("name", flat=True)
-    dimensions = (
-        Code.objects.filter(study=study, parent=None, codable=False, children__isnull=False)
-        .distinct()
-        .order_by("order", "name")
-        .values_list("name", flat=True)
-    )
+    dimensions = dimension_names(study)
     groups = [
         ("Where", [("country", "Country"), ("workshop", "Workshop"), ("document", "Document")]),
         ("Participant variable", [(f"variable:{name}", name) for name in variables]),
@@ -305,9 +313,10 @@ def export_page(request: HttpRequest, slug: str) -> HttpResponse:
             "notes": notes,
             "long_columns": long_columns,
             "error": error,
-            "tables": [(name, TABLE_LABELS.get(name, name)) for name in TABLES],
+            "tables": [(key, exporter.verbose_name) for key, exporter in EXPORTERS.items()],
+            "hidden_options": hidden_options(),
             "groups": grouping_options(study, choice.by),
-            "measures": [(m, MEASURE_LABELS.get(m, m)) for m in (*MEASURES, "jaccard")],
+            "measures": [(m, MEASURE_LABELS.get(m, m)) for m in ALL_MEASURES],
             "layers": layer_choices(study, request.user),
             "figure_kinds": list(FIGURE_KINDS.items()),
             "figure_sizes": list(FIGURE_SIZES.items()),
@@ -323,6 +332,16 @@ def export_page(request: HttpRequest, slug: str) -> HttpResponse:
             "show_figure": choice.has_figure and table is not None and not table.tidy.empty,
         },
     )
+
+
+def hidden_options() -> list[tuple[str, list[str]]]:
+    """Per table, the form's options it does not read (the page hides them; the server ignores
+    them anyway): its options, and the figure's when it has none."""
+    hidden = []
+    for key, exporter in EXPORTERS.items():
+        unread = [option for option in OPTIONS if not exporter.reads(option)]
+        hidden.append((key, [*unread, *([] if exporter.has_figure else ["figure"])]))
+    return hidden
 
 
 def long_text_columns(table: ExportTable) -> list[int]:
@@ -353,12 +372,7 @@ def export_download(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
                 f"There is no format “{fmt}”: choose one of {', '.join(sorted(DOWNLOAD_FORMATS))}."
             )
         table = choice.build(study, request.user)
-        options: dict[str, object] = {}
-        if fmt in FIGURE_FORMATS:
-            options = {"kind": choice.figure or None, "size": choice.size}
-        elif fmt == "csv" and request.GET.get("bom"):
-            options = {"bom": True}
-        filename, content_type, content = renderers.render(table, fmt, **options)
+        filename, content_type, content = choice.render(table, fmt)
     except ExportError as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
     return attachment(content, content_type, filename)

@@ -18,10 +18,10 @@ from scipy import stats
 
 from coding.models import Code, Coding
 from coding.reliability import compute_reliability
-from exports.base import TABLES, ExportError
+from exports.base import ExportError
 from exports.frame import analysis_frame, data_checksum, participant_frame, roster_frame
 from exports.stats import significance_note
-from exports.tables import build_table
+from exports.tables import TABLES, build_table
 from studies.models import Document, Participant, ParticipantValue, Study, Turn, Workshop
 from studies.nlp import count_words
 

@@ -2,11 +2,11 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from exports.base import FIGURE_FORMATS, FORMATS, MEASURES, TABLES, ExportError
-from exports.figures import render_figure
+from exports.base import FORMATS, GROUPS_HELP, ExportError
+from exports.figures import KINDS, SIZES
 from exports.pack import build_pack
 from exports.renderers import render
-from exports.tables import build_table
+from exports.tables import ALL_MEASURES, TABLES, TOP_DEFAULT, build_table
 from studies.models import Study
 
 
@@ -16,16 +16,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--study", required=True, help="The study's slug")
         parser.add_argument("--table", choices=TABLES)
-        parser.add_argument(
-            "--by", help="country, workshop, document, variable:NAME or dimension:CODE_NAME"
-        )
-        parser.add_argument("--measure", default="segments", help=", ".join(MEASURES))
+        parser.add_argument("--by", help=GROUPS_HELP)
+        parser.add_argument("--measure", default="segments", help=", ".join(ALL_MEASURES))
         parser.add_argument(
             "--layer", help="consensus, all, or a username (default: consensus where it exists)"
         )
+        parser.add_argument("--rollup", action="store_true", help="Roll child codes up")
+        parser.add_argument("--top", type=int, default=TOP_DEFAULT, help="Quotes per code")
         parser.add_argument("--format", choices=[f for f in FORMATS if f != "html"])
-        parser.add_argument("--figure", choices=["heatmap", "bars", "stacked"])
-        parser.add_argument("--size", choices=["single", "double"], default="single")
+        parser.add_argument("--figure", choices=KINDS)
+        parser.add_argument("--size", choices=list(SIZES), default="single")
         parser.add_argument("--bom", action="store_true", help="UTF-8 BOM in .csv, for Excel")
         parser.add_argument("--pack", action="store_true", help="Every table and figure, zipped")
         parser.add_argument("-o", "--output", required=True, help="The file to write")
@@ -49,14 +49,16 @@ class Command(BaseCommand):
                     by=options["by"],
                     measure=options["measure"],
                     layer=options["layer"],
+                    rollup=options["rollup"],
+                    top=options["top"],
                 )
-                if options["format"] in FIGURE_FORMATS:
-                    content = render_figure(
-                        table, options["format"], kind=options["figure"], size=options["size"]
-                    )
-                else:
-                    extra = {"bom": True} if options["format"] == "csv" and options["bom"] else {}
-                    _name, _type, content = render(table, options["format"], **extra)
+                _name, _type, content = render(
+                    table,
+                    options["format"],
+                    kind=options["figure"],
+                    size=options["size"],
+                    bom=options["bom"],
+                )
         except ExportError as exc:
             raise CommandError(str(exc)) from None
         output.write_bytes(content)
