@@ -96,10 +96,14 @@ def write(request: Request, spans: list[CodingSpan], *, single: bool) -> Any:
 # --- Codings --------------------------------------------------------------------------------
 
 
+# Ids are 64-bit (BigAutoField): a larger number is no id, and would overflow the database.
+ID_MAX = 2**63 - 1
+
+
 class CodingSerializer(serializers.ModelSerializer):
     coder = serializers.CharField(source="coder.username", read_only=True)
-    document = serializers.IntegerField(source="document_id")
-    code = serializers.IntegerField(source="code_id")
+    document = serializers.IntegerField(source="document_id", min_value=1, max_value=ID_MAX)
+    code = serializers.IntegerField(source="code_id", min_value=1, max_value=ID_MAX)
 
     class Meta:
         model = Coding
@@ -158,7 +162,9 @@ class CodingViewSet(viewsets.GenericViewSet):
         serializer = CodingSerializer(data=request.data)
         if not serializer.is_valid():
             # Access comes first: an outsider learns "not found", not what is wrong with the rest.
-            document_access(request.user, request.data.get("document"), min_role=CODER)
+            document = request.data.get("document") if isinstance(request.data, dict) else None
+            if str(document).isdigit():
+                document_access(request.user, document, min_role=CODER)
             raise serializers.ValidationError(serializer.errors)
         result = write(request, [serializer.span()], single=True)
         if result.existing:
@@ -337,10 +343,10 @@ class MemoViewSet(viewsets.ModelViewSet):
 
 
 class SuggestionDecisionSerializer(serializers.Serializer):
-    document = serializers.IntegerField()
-    code = serializers.IntegerField()
-    start = serializers.IntegerField(min_value=0)
-    end = serializers.IntegerField(min_value=1)
+    document = serializers.IntegerField(min_value=1, max_value=ID_MAX)
+    code = serializers.IntegerField(min_value=1, max_value=ID_MAX)
+    start = serializers.IntegerField(min_value=0, max_value=ID_MAX)
+    end = serializers.IntegerField(min_value=1, max_value=ID_MAX)
     verdict = serializers.ChoiceField(choices=SuggestionDecision.Verdict.choices)
 
 
