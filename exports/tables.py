@@ -37,10 +37,12 @@ from typing import ClassVar
 
 import numpy as np
 import pandas as pd
+from django.core.exceptions import PermissionDenied
 
 from coding.models import Code
 from coding.reliability import compute_reliability
-from studies.models import Document, Membership, Study, Variable, Workshop
+from studies.access import Access, role_in
+from studies.models import Document, Study, Variable, Workshop
 from studies.nlp import count_words
 
 from .base import GROUPS_HELP, MEASURES, ExportError, ExportTable
@@ -1129,25 +1131,31 @@ def get_exporter(name: str) -> TableExporter:
     return exporter
 
 
-def _layer_for(study: Study, layer: str | None, user: object | None) -> str | None:
-    """With blind coding on, a coder may export only their own codings."""
-    if user is None or not study.blind_coding:
-        return layer
-    role = Membership.objects.filter(study=study, user=user).values_list("role", flat=True).first()
-    if role != Membership.Role.CODER:
-        return layer
-    username = user.get_username()  # type: ignore[attr-defined]
-    if layer not in (None, "", username):
-        raise ExportError(
-            f"Blind coding is on: as a coder you can export only your own codings "
-            f"(layer '{username}')."
+class LayerRefused(ExportError, PermissionDenied):
+    """A layer the person may not export: a refusal of access (403 from pages and the API),
+    and an ExportError to code that builds tables."""
+
+
+def export_layer(access: Access | None, asked: str | None) -> str | None:
+    """The layer `access` may export, the one rule for the page, the API and the pack: while
+    blind coding is on, a coder exports only their own codings (Access.sees_others), so their
+    layer is their username and any other is refused. Without `access` (a command run by the
+    server's operator) every layer may be exported."""
+    if access is None or access.sees_others:
+        return asked or None
+    own = access.user.get_username()
+    if asked and asked != own:
+        raise LayerRefused(
+            f"While blind coding is on, coders export only their own codings (layer “{own}”)."
         )
-    return username
+    return own
 
 
 def table_sources(study: Study, *, layer: str | None = None, user: object | None = None) -> Sources:
-    """The data several tables of one study and layer can share (see build_table)."""
-    return Sources(study, _layer_for(study, layer, user))
+    """The data several tables of one study and layer can share (see build_table), as `user`
+    may see them."""
+    access = Access(study, user, role_in(study, user)) if user is not None else None
+    return Sources(study, export_layer(access, layer))
 
 
 def build_table(

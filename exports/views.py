@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
@@ -38,6 +37,7 @@ from exports.tables import (
     TableExporter,
     build_table,
     dimension_names,
+    export_layer,
 )
 from studies.access import get_study_for_user
 from studies.models import Membership, Study
@@ -101,19 +101,13 @@ DOWNLOAD_FORMATS = {"xlsx", "csv", "tex", "md", "json", *FIGURE_FORMATS}
 
 
 def blind_coder(study: Study) -> bool:
-    return study.blind_coding and study.user_role == Membership.Role.CODER
+    return not study.access.sees_others
 
 
 def chosen_layer(study: Study, user: object, asked: str) -> str:
-    """The layer to export; 403 when a coder under blind coding asks for anyone else's."""
-    if not blind_coder(study):
-        return asked
-    own = user.get_username()
-    if asked and asked != own:
-        raise PermissionDenied(
-            f"While blind coding is on, coders export only their own codings (layer “{own}”)."
-        )
-    return own
+    """The layer to export (`exports.tables.export_layer`); 403 when a coder under blind
+    coding asks for anyone else's."""
+    return export_layer(study.access, asked) or ""
 
 
 @dataclass

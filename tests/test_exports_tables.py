@@ -207,7 +207,7 @@ def test_a_blind_coder_exports_only_their_own_codings(small: dict, people: dict)
     study.save()
     table = build_table(study, "frequencies", user=people["bob"])
     assert table.meta["layer"] == "bob"
-    with pytest.raises(ExportError, match="only your own codings"):
+    with pytest.raises(ExportError, match="only their own codings"):
         build_table(study, "frequencies", layer="all", user=people["bob"])
 
 
