@@ -19,7 +19,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import api_view
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
@@ -40,13 +40,18 @@ from coding.services import (
     remove_codings,
     update_code,
 )
-from studies.access import Access, get_study_for_user, require_role, role_in
-from studies.api import StudyScopedViewSet, schema_only
-from studies.models import Document, Membership, Study
+from studies.access import (
+    CODER,
+    OWNER,
+    VIEWER,
+    Access,
+    get_study_for_user,
+    require_role,
+    role_in,
+)
+from studies.api import StudyScopedResourceViewSet, schema_only
+from studies.models import Document, Study
 
-OWNER = Membership.Role.OWNER
-CODER = Membership.Role.CODER
-VIEWER = Membership.Role.VIEWER
 BULK_MAX = 1000
 
 
@@ -470,18 +475,10 @@ class CodeSerializer(serializers.ModelSerializer):
         return paths.get(code.pk) or code.path
 
 
-class CodeViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    StudyScopedViewSet,
-):
+class CodeViewSet(StudyScopedResourceViewSet):
     """The codebook: everyone in the study reads it; owners change it."""
 
     serializer_class = CodeSerializer
-    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     filterset_fields = ["parent", "codable"]
     ordering_fields = ["name", "id", "order"]
     ordering = ["order", "name"]
@@ -582,20 +579,12 @@ class AssignmentFilter(django_filters.FilterSet):
         fields = ["coder", "document", "status"]
 
 
-class AssignmentViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    StudyScopedViewSet,
-):
+class AssignmentViewSet(StudyScopedResourceViewSet):
     """Owners assign documents to coders and see every assignment; everyone else sees their own
     queue. A coder updates the status of their own assignments."""
 
     serializer_class = AssignmentSerializer
     filterset_class = AssignmentFilter
-    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     ordering_fields = ["status", "created_at", "updated_at", "id", "document__title"]
     ordering = ["document__title", "coder__username"]
 

@@ -163,6 +163,20 @@ class StudyScopedViewSet(viewsets.GenericViewSet):
         return context
 
 
+class StudyScopedResourceViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    StudyScopedViewSet,
+):
+    """A resource of a study that members read and may create, change and remove (PATCH, not
+    PUT: a partial change is all the web UI ever makes)."""
+
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+
 # --- Workshops, participants, variables -----------------------------------------------------
 
 
@@ -340,19 +354,11 @@ class MembershipSerializer(serializers.ModelSerializer):
         return user
 
 
-class MembershipViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    StudyScopedViewSet,
-):
+class MembershipViewSet(StudyScopedResourceViewSet):
     """Members see who is in the study; owners add, change and remove members. A study keeps at
     least one owner."""
 
     serializer_class = MembershipSerializer
-    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     filterset_fields = ["role"]
     ordering_fields = ["role", "user__username", "id"]
     ordering = ["role", "user__username"]
