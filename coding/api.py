@@ -137,6 +137,7 @@ def coding_or_404(pk: object) -> Coding:
     return coding
 
 
+# Every handler also takes the router's `format` suffix (/codings/7.json).
 class CodingViewSet(viewsets.GenericViewSet):
     """Codings of one document (`?document=ID`, narrowed by `code`, an id, and `coder`, a
     username); blind coding applies first, so a filter never reaches past what the user may
@@ -147,7 +148,7 @@ class CodingViewSet(viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet[Coding]:
         return Coding.objects.select_related("coder")
 
-    def list(self, request: Request) -> Response:
+    def list(self, request: Request, **_format: object) -> Response:
         document_id, access = document_access(
             request.user, request.query_params.get("document"), min_role=VIEWER
         )
@@ -163,7 +164,7 @@ class CodingViewSet(viewsets.GenericViewSet):
         codings = codings.select_related("coder").order_by("start", "end", "pk")
         return Response(CodingSerializer(codings, many=True).data)
 
-    def create(self, request: Request) -> Response:
+    def create(self, request: Request, **_format: object) -> Response:
         serializer = CodingSerializer(data=request.data)
         if not serializer.is_valid():
             # Access comes first: an outsider learns "not found", not what is wrong with the rest.
@@ -190,11 +191,11 @@ class CodingViewSet(viewsets.GenericViewSet):
             raise PermissionDenied("Only the coder who made a coding can change or remove it.")
         return coding, access
 
-    def retrieve(self, request: Request, pk: str) -> Response:
+    def retrieve(self, request: Request, pk: str, **_format: object) -> Response:
         coding, _access = self._visible(request, pk)
         return Response(CodingSerializer(coding).data)
 
-    def partial_update(self, request: Request, pk: str) -> Response:
+    def partial_update(self, request: Request, pk: str, **_format: object) -> Response:
         coding, _access = self._changeable(request, pk)
         serializer = CodingSerializer(coding, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -211,7 +212,7 @@ class CodingViewSet(viewsets.GenericViewSet):
             raise refused(exc, single=True) from None
         return Response(CodingSerializer(coding).data)
 
-    def destroy(self, request: Request, pk: str) -> Response:
+    def destroy(self, request: Request, pk: str, **_format: object) -> Response:
         coding, access = self._changeable(request, pk)
         remove_codings(access=access, codings=[coding])
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -360,7 +361,7 @@ class SuggestionDecisionViewSet(viewsets.GenericViewSet):
 
     serializer_class = SuggestionDecisionSerializer
 
-    def create(self, request: Request) -> Response:
+    def create(self, request: Request, **_format: object) -> Response:
         decision = SuggestionDecisionSerializer(data=request.data)
         decision.is_valid(raise_exception=True)
         data = decision.validated_data

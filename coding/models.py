@@ -16,8 +16,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 
-from studies.access import Access, studies_blind_to
-from studies.models import Document, Study
+from studies.access import Access
+from studies.models import Document, Membership, Study
 
 HEX_COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -317,11 +317,19 @@ class MemoQuerySet(models.QuerySet["Memo"]):
         return memos.filter(Q(coding__isnull=True) | Q(coding__in=codings))
 
     def for_user(self, user: object) -> MemoQuerySet:
-        """Memos of every study the user belongs to, under each study's blind-coding rule."""
-        mine = Q(coding__isnull=True) | Q(coding__coder=user, coding__consensus=False)
-        return self.filter(study__in=Study.objects.for_user(user)).exclude(
-            Q(study__in=studies_blind_to(user)) & ~mine
-        )
+        """Memos of every study the user belongs to, each study under its own blind-coding
+        rule (`visible_to`, asked once per study in which the user is blind to the others)."""
+        memos = self.filter(study__in=Study.objects.for_user(user))
+        if getattr(user, "is_superuser", False):
+            return memos  # a superuser acts as an owner everywhere (studies.access.role_in)
+        hidden = Q()
+        for study_id, role, blind in Membership.objects.filter(user=user).values_list(
+            "study_id", "role", "study__blind_coding"
+        ):
+            access = Access(Study(pk=study_id, blind_coding=blind), user, role)
+            if not access.sees_others:
+                hidden |= Q(study_id=study_id) & ~Q(pk__in=self.visible_to(access).values("pk"))
+        return memos.exclude(hidden) if hidden else memos
 
 
 class Memo(models.Model):

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 from django.http import Http404
 
 from studies.models import Document, Membership, Study
@@ -53,16 +52,6 @@ class Access:
     @property
     def sees_others(self) -> bool:
         return self.is_member and not (self.study.blind_coding and self.role == CODER)
-
-
-def studies_blind_to(user: object) -> QuerySet[Study]:
-    """The studies in which `user` sees only their own work: `Access.sees_others` as a query,
-    for lists that span several studies (the memos endpoint). Keep the two together."""
-    if getattr(user, "is_superuser", False):
-        return Study.objects.none()  # a superuser acts as an owner everywhere (role_in)
-    return Study.objects.filter(
-        blind_coding=True, memberships__user_id=getattr(user, "pk", None), memberships__role=CODER
-    )
 
 
 def role_in(study: Study | int, user: object) -> str | None:

@@ -135,7 +135,7 @@ def test_with_blind_coding_on_a_coder_sees_only_a_note(case: Case, people: dict[
         compare_url(case),
     ):
         html = client_for(people["bob"]).get(url).content.decode()
-        assert "reliability is available to the study's owners only" in html
+        assert "reliability is available to the study's owners and viewers only" in html
         assert "carol" not in html
         assert "0.125" not in html and "machine never" not in html
         # Owners and viewers still see it all.
