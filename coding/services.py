@@ -1,5 +1,7 @@
-"""Codebook workflows that touch several models: create, edit, move, merge and delete codes, and
-import or export the codebook as a table.
+"""Workflows that touch several models: writing and removing codings (`apply_codings`,
+`recode_coding`, `remove_codings`: the one write path for every page, endpoint, search action,
+suggestion, adjudication and the demo; see its section at the end), and the codebook's: create,
+edit, move, merge and delete codes, and import or export the codebook as a table.
 
 Every public function that writes runs in one transaction and either does all it says or raises
 `CodebookError` (or `FileRejected` for a file) having written nothing. The rules, decided here
