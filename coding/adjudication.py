@@ -35,7 +35,7 @@ from django.utils import timezone
 from coding.models import AdjudicationDecision, AgreementRound, Assignment, Code, Coding
 from coding.reliability import UNITS, compare_coders
 from coding.services import CodingSpan, apply_codings
-from studies.access import require_role, role_in
+from studies.access import Access, role_in
 from studies.models import Document, Membership, Study
 from studies.spans import SpanIndex
 
@@ -50,8 +50,11 @@ class AdjudicationError(Exception):
 
 
 def require_owner(study: Study | int, user: object) -> None:
-    """404 for an outsider, 403 for a member who is not an owner (the project's one door)."""
-    require_role(role_in(study, user), OWNER)
+    """404 for an outsider, 403 for a member who is not an owner or in an archived study (the
+    project's one door)."""
+    if isinstance(study, int):
+        study = Study.objects.get(pk=study)
+    Access(study, user, role_in(study, user)).require(OWNER)
 
 
 # Spans -------------------------------------------------------------------------------------------

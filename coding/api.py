@@ -46,7 +46,6 @@ from studies.access import (
     VIEWER,
     Access,
     get_study_for_user,
-    require_role,
     role_in,
 )
 from studies.api import StudyScopedResourceViewSet, schema_only
@@ -70,13 +69,15 @@ def document_access(user: object, document_id: object, *, min_role: str) -> tupl
         raise serializers.ValidationError({"document": ["A document id is a number."]}) from None
     row = (
         Document.objects.filter(pk=document_id)
-        .values_list("study_id", "study__blind_coding")
+        .values_list("study_id", "study__blind_coding", "study__archived_at")
         .first()
     )
     if row is None:
         raise Http404("No such document.")
-    role = require_role(role_in(row[0], user), min_role)
-    return document_id, Access(Study(pk=row[0], blind_coding=row[1]), user, role)
+    study = Study(pk=row[0], blind_coding=row[1], archived_at=row[2])
+    access = Access(study, user, role_in(row[0], user))
+    access.require(min_role)
+    return document_id, access
 
 
 def refused(exc: CodingsRefused, *, single: bool) -> Exception:
@@ -298,7 +299,8 @@ class MemoSerializer(serializers.ModelSerializer):
     def validate(self, attrs: dict) -> dict:
         request = self.context["request"]
         study = attrs.get("study") or self.instance.study
-        access = Access(study, request.user, require_role(role_in(study, request.user), CODER))
+        access = Access(study, request.user, role_in(study, request.user))
+        access.require(CODER)
         targets = [name for name in ("document", "code", "coding") if attrs.get(name)]
         if len(targets) > 1:
             raise serializers.ValidationError(

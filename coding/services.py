@@ -956,6 +956,7 @@ class _DocumentScope:
     study_id: int
     length: int
     role: str | None
+    archived: bool  # the study is archived, so read-only
     assignment_waiting: bool  # the person has an assignment of it that is not started
     codes: dict[int, bool]  # the requested codes of its study: id -> codable
 
@@ -977,15 +978,23 @@ def _scopes(user: object, spans: Sequence[CodingSpan]) -> dict[int, _DocumentSco
         )
         .order_by()
         .values_list(
-            "pk", "study_id", "text_length", "role", "waiting", "wanted__pk", "wanted__codable"
+            "pk",
+            "study_id",
+            "text_length",
+            "role",
+            "study__archived_at",
+            "waiting",
+            "wanted__pk",
+            "wanted__codable",
         )
     )
     scopes: dict[int, _DocumentScope] = {}
-    for pk, study_id, length, member_role, is_waiting, code_id, codable in rows:
+    for pk, study_id, length, member_role, archived_at, is_waiting, code_id, codable in rows:
         if pk not in scopes:
             # Superusers act as owners everywhere (studies.access.role_in).
             own_role = Membership.Role.OWNER if user.is_superuser else member_role
-            scopes[pk] = _DocumentScope(study_id, length, own_role, is_waiting, {})
+            archived = archived_at is not None
+            scopes[pk] = _DocumentScope(study_id, length, own_role, archived, is_waiting, {})
         if code_id is not None:
             scopes[pk].codes[code_id] = codable
     return scopes
@@ -1007,10 +1016,7 @@ def check_codings(
             errors[index] = {"document": ["No such document."]}
             hidden.add(index)
             continue
-        try:
-            require_role(scope.role, CODER)
-        except PermissionDenied:
-            raise PermissionDenied("This needs the coder role.") from None
+        require_role(scope.role, CODER, archived=scope.archived)
         problems: dict[str, list[str]] = {}
         if span.start < 0:
             problems["start"] = ["Ensure this value is greater than or equal to 0."]

@@ -17,6 +17,7 @@ OWNER = Membership.Role.OWNER
 CODER = Membership.Role.CODER
 VIEWER = Membership.Role.VIEWER
 ROLE_RANK = {VIEWER: 0, CODER: 1, OWNER: 2}
+ARCHIVED = "This study is archived, so it is read-only: an owner restores it to change it."
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,11 @@ class Access:
 
     @property
     def can_code(self) -> bool:
-        return self.at_least(CODER)
+        return self.at_least(CODER) and not self.study.is_archived
+
+    def require(self, min_role: str) -> str:
+        """The one check before an action: `require_role` with the study's archived state."""
+        return require_role(self.role, min_role, archived=self.study.is_archived)
 
     @property
     def sees_others(self) -> bool:
@@ -69,18 +74,32 @@ def role_in(study: Study | int, user: object) -> str | None:
     )
 
 
-def require_role(role: str | None, min_role: str) -> str:
-    """404 for an outsider, 403 for a member below `min_role`; the role otherwise."""
+def require_role(role: str | None, min_role: str, *, archived: bool = False) -> str:
+    """404 for an outsider, 403 for a member below `min_role`, and 403 for any change to an
+    archived study (it is read-only until an owner restores it); the role otherwise."""
     if role is None:
         raise Http404("No such study.")
     if ROLE_RANK[role] < ROLE_RANK[min_role]:
         raise PermissionDenied(f"This needs the {min_role} role.")
+    if archived and min_role != VIEWER:
+        raise PermissionDenied(ARCHIVED)
     return role
 
 
-def get_study_for_user(user: object, slug: str, *, min_role: str = Membership.Role.VIEWER) -> Study:
+def get_study_for_user(
+    user: object,
+    slug: str,
+    *,
+    min_role: str = Membership.Role.VIEWER,
+    archived_ok: bool = False,
+) -> Study:
+    """The study by its slug as `user` may use it, with `study.access` (and `user_role`) set.
+    Anything above reading is refused in an archived study unless `archived_ok` (restoring or
+    deleting it)."""
     study = Study.objects.filter(slug=slug).first()
-    role = require_role(role_in(study, user) if study is not None else None, min_role)
+    role = role_in(study, user) if study is not None else None
+    archived = study is not None and study.is_archived and not archived_ok
+    role = require_role(role, min_role, archived=archived)
     study.user_role = role
     study.access = Access(study, user, role)
     return study

@@ -11,6 +11,7 @@ import hashlib
 import re
 import secrets
 import uuid
+from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -41,13 +42,32 @@ class StudyQuerySet(models.QuerySet["Study"]):
         return self.filter(memberships__user=user)
 
 
+def validate_language_list(value: str) -> None:
+    for tag in language_list(value):
+        validate_language_tag(tag)
+
+
+def language_list(value: str) -> list[str]:
+    """ "en, de,fi" -> ["en", "de", "fi"]: the tags of a comma-separated list, in order."""
+    return [tag.strip() for tag in (value or "").replace(";", ",").split(",") if tag.strip()]
+
+
 class Study(models.Model):
     slug = models.SlugField(unique=True, max_length=50)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    languages = models.CharField(
+        max_length=200,
+        default="en",
+        validators=[validate_language_list],
+        help_text="BCP 47 tags of the study's languages, comma-separated; the first is the "
+        "default for new workshops and transcripts.",
+    )
     blind_coding = models.BooleanField(
         default=False, help_text="Coders see only their own codings while this is on."
     )
+    # Archived: read-only and hidden from the list of studies, until an owner restores it.
+    archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = StudyQuerySet.as_manager()
@@ -61,6 +81,19 @@ class Study(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("studies:overview", args=[self.slug])
+
+    @property
+    def language_list(self) -> list[str]:
+        return language_list(self.languages)
+
+    @property
+    def language(self) -> str:
+        """The study's first language: the default for new workshops and transcripts."""
+        return (self.language_list or ["en"])[0]
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
 
 
 class Membership(models.Model):
@@ -300,6 +333,88 @@ class Sentence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.document} sentence {self.seq}"
+
+
+class MemberInvitation(models.Model):
+    """An owner's invitation to join a study with a role, sent by e-mail as a signed link that
+    expires (`studies.invitations`). Accepting creates the account when there is none, or adds
+    the membership to the signed-in user's. (A survey's private link is `surveys.Invitation`.)"""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Set when the invitation names an existing username.",
+    )
+    role = models.CharField(max_length=10, choices=Membership.Role.choices)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["study", "-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(email="") | Q(user__isnull=False), name="invitation_names_someone"
+            ),
+            models.CheckConstraint(
+                condition=Q(role__in=["owner", "coder", "viewer"]), name="invitation_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invitee} as {self.role} in {self.study}"
+
+    @property
+    def invitee(self) -> str:
+        return self.user.get_username() if self.user_id else self.email
+
+    @property
+    def is_open(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None
+
+
+def recording_path(recording: Recording, filename: str) -> str:
+    # A random name: the stored file's address must not be guessable from the study or title.
+    suffix = PurePosixPath(filename).suffix.lower()[:8]
+    return f"recordings/{recording.document.study_id}/{uuid.uuid4().hex}{suffix}"
+
+
+class Recording(models.Model):
+    """The audio or video of a transcript, played beside it. Stored through Django's storage
+    API (local files by default) and served only to the study's members, with range requests
+    so that seeking works in long files."""
+
+    document = models.OneToOneField(Document, on_delete=models.CASCADE, related_name="recording")
+    file = models.FileField(upload_to=recording_path, max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    original_name = models.CharField(max_length=255)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Recording of {self.document}"
+
+    @property
+    def is_video(self) -> bool:
+        return self.content_type.startswith("video/")
 
 
 class PendingImport(models.Model):

@@ -18,7 +18,6 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -490,8 +489,7 @@ def side_by_side(request: HttpRequest, slug: str, document_id: int) -> HttpRespo
     )
 
     if request.method == "POST":
-        if study.user_role != OWNER:
-            raise PermissionDenied("Only owners adjudicate.")
+        study.access.require(OWNER)
         return adjudicate_post(request, document, coder_a, coder_b, unit, codes, here)
 
     groups = build_rows(document, coder_a, coder_b, unit, code_filter, codes)
