@@ -51,6 +51,7 @@ from studies.access import CODER, OWNER, Access, require_role
 from studies.importers import FileRejected, TableRow, read_table
 from studies.models import Document, Membership, Study
 from studies.services import check_upload_size
+from studies.wording import plural
 
 
 class CodebookError(Exception):
@@ -65,10 +66,6 @@ class CodebookError(Exception):
 TEXT_FIELDS = ("definition", "inclusion", "exclusion", "example")
 EDITABLE_FIELDS = ("colour", *TEXT_FIELDS, "codable", "shortcut", "patterns")
 NAME_MAX = Code._meta.get_field("name").max_length
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
 # --- The tree -------------------------------------------------------------------------------

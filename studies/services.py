@@ -32,6 +32,7 @@ from studies.models import (
     validate_language_tag,
 )
 from studies.nlp import count_words, sentence_spans
+from studies.wording import plural
 
 # Labels that mean the person running the session, in the study's languages. A speaker with one of
 # these labels (or one listed in the workshop's facilitators) is a speaker without a participant.
@@ -358,16 +359,14 @@ def describe_outcomes(outcomes: Sequence[TranscriptOutcome]) -> str:
     written = [o for o in outcomes if o.status != "unchanged"]
     unchanged = len(outcomes) - len(written)
     if not written:
-        return (
-            f"No changes: {unchanged} transcript{'s' if unchanged != 1 else ''} already imported."
-        )
+        return f"No changes: {plural(unchanged, 'transcript')} already imported."
     replaced = sum(o.status == "replaced" for o in written)
     turns = sum(o.turns for o in written)
     sentences = sum(o.sentences for o in written)
     words = sum(o.words for o in written)
     line = (
-        f"Imported {len(written)} transcript{'s' if len(written) != 1 else ''}: "
-        f"{turns:,} turns, {sentences:,} sentences, {words:,} words"
+        f"Imported {plural(len(written), 'transcript')}: {plural(turns, 'turn')}, "
+        f"{plural(sentences, 'sentence')}, {plural(words, 'word')}"
     )
     if replaced:
         line += f" ({replaced} replaced an earlier version)"
@@ -421,22 +420,24 @@ class RosterPlan:
     def summary(self) -> str:
         if not self.has_changes:
             return (
-                f"No changes: all {self.participants_unchanged} participants in {self.filename} "
-                "are already in the study as the file describes them."
+                f"No changes: {'the' if self.participants_unchanged == 1 else 'all'} "
+                f"{plural(self.participants_unchanged, 'participant')} in {self.filename} "
+                f"{'is' if self.participants_unchanged == 1 else 'are'} already in the study "
+                f"as the file describes {'it' if self.participants_unchanged == 1 else 'them'}."
             )
         parts = []
         if self.workshops_new:
-            parts.append(f"{len(self.workshops_new)} new workshops")
+            parts.append(plural(len(self.workshops_new), "new workshop"))
         if self.workshops_changed:
-            parts.append(f"{len(self.workshops_changed)} workshops updated")
+            parts.append(f"{plural(len(self.workshops_changed), 'workshop')} updated")
         if self.participants_new:
-            parts.append(f"{len(self.participants_new)} new participants")
+            parts.append(plural(len(self.participants_new), "new participant"))
         if self.participants_changed:
-            parts.append(f"{len(self.participants_changed)} participants updated")
+            parts.append(f"{plural(len(self.participants_changed), 'participant')} updated")
         if self.variables_new:
-            parts.append(f"{len(self.variables_new)} new variables")
+            parts.append(plural(len(self.variables_new), "new variable"))
         if self.participants_unchanged:
-            parts.append(f"{self.participants_unchanged} participants unchanged")
+            parts.append(f"{plural(self.participants_unchanged, 'participant')} unchanged")
         return f"Roster {self.filename}: " + ", ".join(parts) + "."
 
 

@@ -44,7 +44,6 @@ from coding.services import (
     plan_codebook,
     plan_delete,
     plan_merge,
-    plural,
     sibling_position,
     tree_order,
     update_code,
@@ -54,6 +53,7 @@ from studies.access import get_study_for_user
 from studies.importers import FileRejected
 from studies.models import Membership, Study, Turn
 from studies.spans import DocumentSpans
+from studies.wording import plural
 
 OWNER = Membership.Role.OWNER
 CODER = Membership.Role.CODER
@@ -465,7 +465,7 @@ def code_delete(request: HttpRequest, slug: str, code_id: int) -> HttpResponse:
             status=409 if request.method == "POST" else 200,
         )
     if request.method == "POST":
-        lost = f" and {plan.memos} memo{'s' if plan.memos != 1 else ''}" if plan.memos else ""
+        lost = f" and {plural(plan.memos, 'memo')}" if plan.memos else ""
         messages.success(request, f"Deleted the code {plan.path}{lost}.")
         return _to_codebook(study)
     return render(
