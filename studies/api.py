@@ -33,6 +33,7 @@ from studies.access import Access, get_study_for_user
 from studies.importers import FileRejected
 from studies.models import (
     Document,
+    LastOwnerError,
     Membership,
     Participant,
     Study,
@@ -368,17 +369,6 @@ class MembershipViewSet(StudyScopedResourceViewSet):
             return Membership.objects.none()
         return Membership.objects.filter(study=self.study).select_related("user")
 
-    def _refuse_last_owner(self, membership: Membership, what: str) -> None:
-        # Locked, so that two owners demoting each other at once cannot both succeed.
-        owners = list(
-            Membership.objects.select_for_update()
-            .filter(study=self.study, role=OWNER)
-            .values_list("pk", flat=True)
-        )
-        if owners == [membership.pk]:
-            name = membership.user.get_username()
-            raise serializers.ValidationError({"role": [f"{name} is the only owner; {what}."]})
-
     def perform_create(self, serializer: MembershipSerializer) -> None:
         user = serializer.validated_data["user"]["username"]
         try:
@@ -393,15 +383,17 @@ class MembershipViewSet(StudyScopedResourceViewSet):
 
     def perform_update(self, serializer: MembershipSerializer) -> None:
         role = serializer.validated_data.get("role")
-        with transaction.atomic():
-            if role is not None and role != OWNER:
-                self._refuse_last_owner(serializer.instance, "add another owner first")
-            serializer.save()
+        if role is not None:
+            try:
+                serializer.instance.change_role(role)
+            except LastOwnerError as refused:
+                raise serializers.ValidationError({"role": [refused.message]}) from None
 
     def perform_destroy(self, instance: Membership) -> None:
-        with transaction.atomic():
-            self._refuse_last_owner(instance, "they cannot be removed")
-            instance.delete()
+        try:
+            instance.remove()
+        except LastOwnerError as refused:
+            raise serializers.ValidationError({"role": [refused.message]}) from None
 
 
 # --- Imports --------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -118,6 +118,35 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.role}) in {self.study}"
+
+    # A study always keeps an owner. The web page and the API both change members through
+    # these two methods, so the rule and its wording live here only.
+
+    def change_role(self, role: str) -> None:
+        with transaction.atomic():
+            if role != self.Role.OWNER:
+                self._refuse_last_owner("{name} is the only owner; add another owner first.")
+            self.role = role
+            self.save(update_fields=["role"])
+
+    def remove(self) -> None:
+        with transaction.atomic():
+            self._refuse_last_owner("{name} is the only owner and cannot be removed.")
+            self.delete()
+
+    def _refuse_last_owner(self, message: str) -> None:
+        # Locked, so that two owners demoting each other at once cannot both succeed.
+        owners = list(
+            Membership.objects.select_for_update()
+            .filter(study_id=self.study_id, role=self.Role.OWNER)
+            .values_list("pk", flat=True)
+        )
+        if owners == [self.pk]:
+            raise LastOwnerError(message.format(name=self.user.get_username()))
+
+
+class LastOwnerError(ValidationError):
+    """Refused: the change would leave the study without an owner."""
 
 
 class Workshop(models.Model):

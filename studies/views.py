@@ -14,7 +14,7 @@ from django.utils import timezone
 from studies.access import get_document_for_user, get_study_for_user
 from studies.forms import MemberForm, RosterUploadForm, SpeakerMappingForm, TranscriptUploadForm
 from studies.importers import FileRejected
-from studies.models import Membership, PendingImport, Study
+from studies.models import LastOwnerError, Membership, PendingImport, Study
 from studies.services import (
     apply_roster,
     describe_outcomes,
@@ -186,22 +186,15 @@ def member_list(request: HttpRequest, slug: str) -> HttpResponse:
             if membership is None:
                 raise Http404("No such member.")
             name = membership.user.get_username()
-            owners = study.memberships.filter(role=OWNER)
-            last_owner = membership.role == OWNER and owners.count() == 1
-            if action == "role" and request.POST.get("role") in Membership.Role.values:
-                role = request.POST["role"]
-                if last_owner and role != OWNER:
-                    messages.error(request, f"{name} is the only owner; add another owner first.")
-                else:
-                    membership.role = role
-                    membership.save(update_fields=["role"])
-                    messages.success(request, f"{name} is now {role}.")
-            elif action == "remove":
-                if last_owner:
-                    messages.error(request, f"{name} is the only owner and cannot be removed.")
-                else:
-                    membership.delete()
+            try:
+                if action == "role" and request.POST.get("role") in Membership.Role.values:
+                    membership.change_role(request.POST["role"])
+                    messages.success(request, f"{name} is now {membership.role}.")
+                elif action == "remove":
+                    membership.remove()
                     messages.success(request, f"{name} was removed from {study.name}.")
+            except LastOwnerError as refused:
+                messages.error(request, refused.message)
             return redirect("studies:members", slug=study.slug)
     members = study.memberships.select_related("user").order_by("role", "user__username")
     return render(

@@ -386,7 +386,7 @@ def test_the_last_owner_cannot_be_demoted_or_removed(study: Study, people: dict[
 
     assert demoted.status_code == removed.status_code == 400
     assert demoted.json() == {"role": ["alice is the only owner; add another owner first."]}
-    assert removed.json() == {"role": ["alice is the only owner; they cannot be removed."]}
+    assert removed.json() == {"role": ["alice is the only owner and cannot be removed."]}
     alice.refresh_from_db()
     assert alice.role == "owner"
 
