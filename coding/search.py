@@ -78,6 +78,9 @@ class Hit:
     right: str
     sentence_start: int | None
     sentence_end: int | None
+    # Whether the context stops short of the turn's edge (the page shows an ellipsis there).
+    left_cut: bool = False
+    right_cut: bool = False
 
     @property
     def key(self) -> str:
@@ -250,6 +253,20 @@ def _squash(text: str) -> str:
     return WHITESPACE_RE.sub(" ", text)
 
 
+def context_window(
+    text: str, start: int, end: int, *, low: int, high: int, chars: int
+) -> tuple[int, int]:
+    """About `chars` characters either side of text[start:end], inside [low, high), cut at
+    word boundaries: a word that the window would cut is left out whole."""
+    left = max(low, start - chars)
+    if left > low and not text[left - 1].isspace() and not text[left].isspace():
+        left = next((i for i in range(left, start) if text[i].isspace()), start)
+    right = min(high, end + chars)
+    if right < high and not text[right - 1].isspace() and not text[right].isspace():
+        right = next((i for i in range(right - 1, end - 1, -1) if text[i].isspace()), end)
+    return left, right
+
+
 @dataclass(frozen=True)
 class _TurnRow:
     seq: int
@@ -390,6 +407,9 @@ def search(
             i = turn_index.containing(start, end) if doc_turns else None
             turn = doc_turns[i] if i is not None else None
             low, high = (turn.start, turn.end) if turn else (0, len(text))
+            # Context stays inside the turn: words from the next speaker would make the line
+            # read as if this speaker said them.
+            left, right = context_window(text, start, end, low=low, high=high, chars=context_chars)
             sentence = sentence_index.covering(start, end)
             hits.append(
                 Hit(
@@ -402,13 +422,13 @@ def search(
                     participant=turn.participant if turn else "",
                     start=start,
                     end=end,
-                    # Context stays inside the turn: words from the next speaker would make
-                    # the line read as if this speaker said them.
-                    left=_squash(text[max(low, start - context_chars) : start]),
+                    left=_squash(text[left:start]).lstrip(),
                     match=_squash(text[start:end]),
-                    right=_squash(text[end : min(high, end + context_chars)]),
+                    right=_squash(text[end:right]).rstrip(),
                     sentence_start=sentence[0] if sentence else None,
                     sentence_end=sentence[1] if sentence else None,
+                    left_cut=left > low,
+                    right_cut=right < high,
                 )
             )
             if limit is not None and len(hits) >= limit:

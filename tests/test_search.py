@@ -254,6 +254,33 @@ def test_under_blind_coding_the_code_filter_sees_only_my_codings(
 # --- the page ---------------------------------------------------------------------------------
 
 
+def test_context_is_cut_between_words_with_an_ellipsis_where_cut(
+    corpus: Study, people: dict[str, User]
+) -> None:
+    # 20 characters before "situation" begin inside "wanted", 8 after it end inside "person".
+    [hit] = run(corpus, "situation", people["alice"], context_chars=20)
+    assert (hit.left, hit.left_cut) == ("to explain my ", True)
+    assert (hit.right, hit.right_cut) == (" to a person.", False)
+    [short] = run(corpus, "situation", people["alice"], context_chars=8)
+    assert (short.left, short.left_cut) == ("my ", True)
+    assert (short.right, short.right_cut) == (" to a", True)
+    # A context that reaches the turn's edges is whole and not marked as cut.
+    [whole] = run(corpus, "negotiability", people["alice"], context_chars=200)
+    assert (whole.left, whole.left_cut, whole.right_cut) == ("That's ", False, False)
+    # Every word of every context is a whole word of the transcript.
+    words = set(GB_TEXT.replace("\n", " ").split())
+    for hit in run(corpus, "explain", people["alice"], mode="lemma", context_chars=15):
+        for side in (hit.left, hit.right):
+            assert set(side.split()) <= words, side
+
+    # The page marks a cut with an ellipsis: 60 characters before "zebra" begin inside "beta".
+    text = "alpha beta gamma " * 10 + "zebra" + " delta epsilon" * 10
+    Document.objects.create(study=corpus, title="Notes", text=text, sha256="-")
+    html = client_for(people["victor"]).get(search_url(q="zebra")).content.decode()
+    assert '<td class="kwic-left">…gamma alpha beta' in html
+    assert "delta epsilon…</td>" in html
+
+
 def test_the_search_page_shows_keyword_in_context_results(
     corpus: Study, people: dict[str, User]
 ) -> None:
