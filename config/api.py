@@ -17,6 +17,7 @@ from studies.api import (
     DocumentViewSet,
     MembershipViewSet,
     ParticipantViewSet,
+    RecordingView,
     RosterImportView,
     StudyViewSet,
     TranscriptImportView,
@@ -52,6 +53,11 @@ urlpatterns = [
         "studies/<slug:slug>/imports/transcripts/",
         TranscriptImportView.as_view(),
         name="study-import-transcripts",
+    ),
+    path(
+        "studies/<slug:slug>/documents/<int:document_id>/recording/",
+        RecordingView.as_view(),
+        name="study-document-recording",
     ),
     path("studies/<slug:slug>/exports/<str:name>/", export_table, name="study-export-table"),
     path(

@@ -159,7 +159,14 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Uploaded media (recordings): local files under MEDIA_ROOT unless a deployment names another
+    # backend, e.g. COLLOQUY_MEDIA_STORAGE=storages.backends.s3.S3Storage with its OPTIONS as JSON.
+    "default": {
+        "BACKEND": os.getenv(
+            "COLLOQUY_MEDIA_STORAGE", "django.core.files.storage.FileSystemStorage"
+        ),
+        "OPTIONS": envjson("COLLOQUY_MEDIA_STORAGE_OPTIONS", "{}"),
+    },
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -178,6 +185,14 @@ WHITENOISE_AUTOREFRESH = DEBUG
 COLLOQUY_MAX_UPLOAD_BYTES = envint("COLLOQUY_MAX_UPLOAD_MB", "20") * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = COLLOQUY_MAX_UPLOAD_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = COLLOQUY_MAX_UPLOAD_BYTES + 1024 * 1024
+
+# Recordings (a transcript's audio or video): the largest accepted. An upload larger than
+# FILE_UPLOAD_MAX_MEMORY_SIZE is streamed to a temporary file (in FILE_UPLOAD_TEMP_DIR, or the
+# system's), never held in memory. There is deliberately no MEDIA_URL: media is never served as
+# public files, only by the app's views to the study's members.
+COLLOQUY_MAX_RECORDING_BYTES = envint("COLLOQUY_MAX_RECORDING_MB", "500") * 1024 * 1024
+MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", str(BASE_DIR / "media")))
+FILE_UPLOAD_TEMP_DIR = os.getenv("FILE_UPLOAD_TEMP_DIR") or None
 
 # spaCy: trained pipelines to use per language when installed, e.g. {"en": "en_core_web_sm"}.
 COLLOQUY_SPACY_MODELS = envjson("COLLOQUY_SPACY_MODELS", "{}")

@@ -22,24 +22,33 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from studies.access import Access, get_study_for_user
+from studies.access import Access, get_document_for_user, get_study_for_user
 from studies.importers import FileRejected
 from studies.models import (
     Document,
     LastOwnerError,
     Membership,
     Participant,
+    Recording,
     Study,
     Variable,
     Workshop,
     validate_language_tag,
+)
+from studies.recordings import (
+    EXTENSIONS,
+    RecordingRejected,
+    attach_recording,
+    recording_of,
+    recording_response,
+    remove_recording,
 )
 from studies.services import (
     apply_roster,
@@ -571,3 +580,76 @@ class TranscriptImportView(APIView):
                 ],
             }
         )
+
+
+# --- Recordings -----------------------------------------------------------------------------
+
+
+class RecordingSerializer(serializers.ModelSerializer):
+    uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Recording
+        fields = ["original_name", "content_type", "size", "uploaded_by", "created_at"]
+
+
+class RecordingUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text=f"The audio or video file: {EXTENSIONS}.")
+
+
+class RecordingView(APIView):
+    """A transcript's recording. GET gives its bytes to members, honouring `Range: bytes=a-b`,
+    `a-` and `-n` (206 with Content-Range; 416 for a range outside the file), so players can
+    seek; PUT a multipart `file` attaches or replaces it (201, or 200 when replacing) and DELETE
+    removes it: owners only. The type is checked from the file's content."""
+
+    parser_classes = [MultiPartParser]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # A player asks for audio/* or video/*, which no JSON renderer offers; GET answers with
+        # the file whatever the Accept header, and errors stay JSON.
+        return super().perform_content_negotiation(request, force=True)
+
+    def _document(self, request: Request, slug: str, document_id: int, role: str) -> Document:
+        return get_document_for_user(request.user, slug, document_id, min_role=role)
+
+    @extend_schema(
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            (206, "application/octet-stream"): OpenApiTypes.BINARY,
+        }
+    )
+    def get(self, request: Request, slug: str, document_id: int) -> Any:
+        recording = recording_of(self._document(request, slug, document_id, VIEWER))
+        if recording is None:
+            raise NotFound("This document has no recording.")
+        return recording_response(request, recording)
+
+    @extend_schema(
+        request={"multipart/form-data": RecordingUploadSerializer},
+        responses={200: RecordingSerializer, 201: RecordingSerializer},
+    )
+    def put(self, request: Request, slug: str, document_id: int) -> Response:
+        document = self._document(request, slug, document_id, OWNER)
+        files = request.FILES.getlist("file")
+        if len(files) != 1:
+            return Response(
+                {"file": [f"Upload one audio or video file ({EXTENSIONS}) as 'file'."]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        replacing = recording_of(document) is not None
+        try:
+            recording = attach_recording(document=document, upload=files[0], user=request.user)
+        except RecordingRejected as exc:
+            return Response({"file": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            RecordingSerializer(recording).data,
+            status=status.HTTP_200_OK if replacing else status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, slug: str, document_id: int) -> Response:
+        document = self._document(request, slug, document_id, OWNER)
+        if remove_recording(document=document) is None:
+            raise NotFound("This document has no recording.")
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from studies import views
+from studies import views, views_recordings
 
 app_name = "studies"
 
@@ -12,6 +12,21 @@ urlpatterns = [
         "studies/<slug:slug>/documents/<int:document_id>/",
         views.document_detail,
         name="document",
+    ),
+    path(
+        "studies/<slug:slug>/documents/<int:document_id>/recording/",
+        views_recordings.recording_file,
+        name="recording",
+    ),
+    path(
+        "studies/<slug:slug>/documents/<int:document_id>/recording/attach/",
+        views_recordings.recording_attach,
+        name="recording_attach",
+    ),
+    path(
+        "studies/<slug:slug>/documents/<int:document_id>/recording/remove/",
+        views_recordings.recording_remove,
+        name="recording_remove",
     ),
     path("studies/<slug:slug>/participants/", views.participant_list, name="participants"),
     path("studies/<slug:slug>/members/", views.member_list, name="members"),

@@ -15,6 +15,7 @@ from studies.access import get_document_for_user, get_study_for_user
 from studies.forms import MemberForm, RosterUploadForm, SpeakerMappingForm, TranscriptUploadForm
 from studies.importers import FileRejected
 from studies.models import LastOwnerError, Membership, PendingImport, Study
+from studies.recordings import recording_context
 from studies.services import (
     apply_roster,
     describe_outcomes,
@@ -130,6 +131,7 @@ def document_detail(request: HttpRequest, slug: str, document_id: int) -> HttpRe
         else "",
         "speakers": sorted(speakers.values(), key=lambda s: -s["turns"]),
         "n_sentences": document.sentences.count(),
+        **recording_context(document),
     }
     return render(request, "studies/document_detail.html", context)
 
