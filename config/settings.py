@@ -197,6 +197,21 @@ FILE_UPLOAD_TEMP_DIR = os.getenv("FILE_UPLOAD_TEMP_DIR") or None
 # spaCy: trained pipelines to use per language when installed, e.g. {"en": "en_core_web_sm"}.
 COLLOQUY_SPACY_MODELS = envjson("COLLOQUY_SPACY_MODELS", "{}")
 
+# People. Anyone may create an account on a laptop install; a lab server switches sign-up off
+# and lets owners invite instead (an invitation link still creates the invitee's account).
+COLLOQUY_SIGNUP = envbool("COLLOQUY_SIGNUP", "1")
+COLLOQUY_INVITATION_DAYS = envint("COLLOQUY_INVITATION_DAYS", "14")
+
+# E-mail (invitations, password reset): printed on the server's console unless configured.
+EMAIL_BACKEND = os.getenv("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.getenv("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", "25")
+EMAIL_HOST_USER = os.getenv("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.getenv("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "0")
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", "0")
+DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "Colloquy <colloquy@localhost>")
+
 SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", "0")
 CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", "0")
 SECURE_CONTENT_TYPE_NOSNIFF = True

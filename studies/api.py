@@ -22,6 +22,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import SAFE_METHODS
@@ -29,11 +30,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from studies import invitations
 from studies.access import Access, get_document_for_user, get_study_for_user
 from studies.importers import FileRejected
 from studies.models import (
     Document,
     LastOwnerError,
+    MemberInvitation,
     Membership,
     Participant,
     Recording,
@@ -403,6 +406,105 @@ class MembershipViewSet(StudyScopedResourceViewSet):
             instance.remove()
         except LastOwnerError as refused:
             raise serializers.ValidationError({"role": [refused.message]}) from None
+
+
+class MemberInvitationSerializer(serializers.ModelSerializer):
+    invitee = serializers.CharField(
+        write_only=True, max_length=254, help_text="An e-mail address or an existing username."
+    )
+    email = serializers.EmailField(read_only=True)
+    username = serializers.CharField(source="user.username", read_only=True, default=None)
+    invited_by = serializers.CharField(source="invited_by.username", read_only=True, default=None)
+    expires_at = serializers.SerializerMethodField()
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MemberInvitation
+        fields = [
+            "id",
+            "invitee",
+            "email",
+            "username",
+            "role",
+            "invited_by",
+            "created_at",
+            "expires_at",
+            "status",
+        ]
+
+    def get_expires_at(self, invitation: MemberInvitation) -> str:
+        return serializers.DateTimeField().to_representation(invitations.expires_at(invitation))
+
+    def get_status(self, invitation: MemberInvitation) -> str:
+        """open, accepted, revoked (or replaced by a newer one), expired."""
+        problem = invitations.problem_with(invitation)
+        return {
+            None: "open",
+            invitations.Problem.USED: "accepted",
+            invitations.Problem.REVOKED: "revoked",
+            invitations.Problem.REPLACED: "revoked",
+            invitations.Problem.EXPIRED: "expired",
+        }[problem]
+
+    def validate_invitee(self, value: str) -> dict[str, object]:
+        try:
+            who = invitations.resolve_invitee(value)
+        except DjangoValidationError as refused:
+            raise serializers.ValidationError(refused.messages) from None
+        problem = invitations.invitee_problem(self.context["study"], **who)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return who
+
+
+class MemberInvitationViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    StudyScopedViewSet,
+):
+    """Owners invite people by e-mail address or username (POST sends the e-mail with the
+    signed link), list the invitations, revoke one (DELETE) or send it again."""
+
+    serializer_class = MemberInvitationSerializer
+    read_role = OWNER
+    write_role = OWNER
+    filterset_fields = ["role"]
+    ordering_fields = ["created_at", "id"]
+    ordering = ["-created_at", "-id"]
+
+    def get_queryset(self) -> QuerySet[MemberInvitation]:
+        if schema_only(self):
+            return MemberInvitation.objects.none()
+        return MemberInvitation.objects.filter(study=self.study).select_related(
+            "user", "invited_by"
+        )
+
+    def perform_create(self, serializer: MemberInvitationSerializer) -> None:
+        data = serializer.validated_data
+        serializer.instance = invitations.invite(
+            study=self.study, invited_by=self.request.user, role=data["role"], **data["invitee"]
+        )
+        invitations.send(serializer.instance, request=self.request)
+
+    def perform_destroy(self, instance: MemberInvitation) -> None:
+        """Revoking keeps the row (who was invited, when): its link stops working."""
+        invitations.revoke(instance)
+
+    @extend_schema(request=None, responses={201: MemberInvitationSerializer})
+    @action(detail=True, methods=["post"])
+    def resend(self, request: Request, slug: str, pk: str) -> Response:
+        """Replace an open or expired invitation with a fresh one and e-mail its link."""
+        invitation = self.get_object()
+        if invitation.accepted_at is not None or invitation.revoked_at is not None:
+            raise serializers.ValidationError(
+                {"detail": ["Only an open or expired invitation can be sent again."]}
+            )
+        fresh = invitations.send_again(invitation, by=request.user)
+        invitations.send(fresh, request=request)
+        data = self.get_serializer(fresh).data
+        return Response(data, status=status.HTTP_201_CREATED)
 
 
 # --- Imports --------------------------------------------------------------------------------

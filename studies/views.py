@@ -23,6 +23,7 @@ from studies.services import (
     plan_roster,
     preview_transcript,
 )
+from studies.views_people import member_page
 
 OWNER = Membership.Role.OWNER
 PREVIEW_TURNS = 8
@@ -198,12 +199,7 @@ def member_list(request: HttpRequest, slug: str) -> HttpResponse:
             except LastOwnerError as refused:
                 messages.error(request, refused.message)
             return redirect("studies:members", slug=study.slug)
-    members = study.memberships.select_related("user").order_by("role", "user__username")
-    return render(
-        request,
-        "studies/member_list.html",
-        {"study": study, "members": members, "form": form, "roles": Membership.Role.choices},
-    )
+    return member_page(request, study, add_form=form)
 
 
 # --- Imports --------------------------------------------------------------------------------
