@@ -13,6 +13,7 @@ from django.urls import reverse
 from coding.models import LAYERS, Assignment, Code, Coding, Memo, code_paths, layer_choices
 from studies.access import get_document_for_user
 from studies.models import Membership
+from studies.recordings import recording_of
 
 
 @login_required
@@ -106,6 +107,7 @@ def workbench(request: HttpRequest, slug: str, document_id: int) -> HttpResponse
         "codable_count": sum(1 for code in codes if code.codable),
         "assignment": assignment,
         "statuses": Assignment.Status.choices,
+        "recording": recording_of(document),
     }
     return render(request, "coding/workbench.html", context)
 
