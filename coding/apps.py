@@ -11,3 +11,9 @@ class CodingConfig(AppConfig):
 
         if study_counts not in STUDY_COUNTERS:
             STUDY_COUNTERS.append(study_counts)
+
+        from coding.views.participant import codings_panel
+        from studies.views import PARTICIPANT_PANELS
+
+        if codings_panel not in PARTICIPANT_PANELS:
+            PARTICIPANT_PANELS.append(codings_panel)

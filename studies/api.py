@@ -20,10 +20,10 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
@@ -43,6 +43,7 @@ from studies.models import (
     Study,
     Variable,
     Workshop,
+    language_list,
     validate_language_tag,
 )
 from studies.recordings import (
@@ -54,11 +55,23 @@ from studies.recordings import (
     remove_recording,
 )
 from studies.services import (
+    RESERVED_SLUGS,
+    LanguageNeeded,
+    StudyError,
     apply_roster,
+    archive_study,
+    create_study,
+    delete_document,
+    delete_study,
+    deletion_summary,
     describe_outcomes,
     import_transcripts,
     plan_roster,
     preview_transcript,
+    restore_study,
+    update_document,
+    update_study,
+    update_workshop,
 )
 
 OWNER = Membership.Role.OWNER
@@ -89,8 +102,37 @@ class StudySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Study
-        fields = ["slug", "name", "description", "blind_coding", "role", "created_at"]
-        read_only_fields = ["slug", "role", "created_at"]
+        fields = [
+            "slug",
+            "name",
+            "description",
+            "languages",
+            "blind_coding",
+            "role",
+            "archived_at",
+            "created_at",
+        ]
+        read_only_fields = ["role", "archived_at", "created_at"]
+        extra_kwargs = {
+            "slug": {
+                "required": False,
+                "help_text": "Chosen when the study is created (made from the name when "
+                "left out); it never changes.",
+            },
+            "languages": {"required": False},
+        }
+
+    def validate_slug(self, value: str) -> str:
+        if self.instance is not None and value != self.instance.slug:
+            raise serializers.ValidationError("A study's slug never changes.")
+        if value in RESERVED_SLUGS:
+            raise serializers.ValidationError(f"'{value}' names a page of the site.")
+        return value
+
+    def validate_languages(self, value: str) -> str:
+        if not language_list(value):
+            raise serializers.ValidationError("Name at least one language, e.g. 'en'.")
+        return value
 
     def get_role(self, study: Study) -> str | None:
         user = self.context["request"].user
@@ -121,15 +163,18 @@ class StudyDetailSerializer(StudySerializer):
 class StudyViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """The studies the user belongs to; owners change a study's name, description and blind
-    coding switch."""
+    """The studies the user belongs to (archived ones with `?archived=true`). Any signed-in
+    user creates a study and becomes its owner; owners change its name, description,
+    languages and blind coding switch, archive and restore it, and delete it with its name as
+    `confirm`."""
 
     lookup_field = "slug"
     lookup_value_regex = SLUG_REGEX
-    http_method_names = ["get", "patch", "head", "options"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     ordering_fields = ["name", "slug", "created_at"]
     ordering = ["name"]
 
@@ -141,16 +186,99 @@ class StudyViewSet(
             return Study.objects.none()
         user = self.request.user
         role = Membership.objects.filter(study=OuterRef("pk"), user=user).values("role")[:1]
-        return Study.objects.for_user(user).annotate(my_role=Subquery(role))
+        studies = Study.objects.for_user(user).annotate(my_role=Subquery(role))
+        if self.action == "list":
+            # Archived studies leave the list, as on the page, unless asked for.
+            archived = truthy(self.request.query_params.get("archived", ""))
+            studies = studies.filter(archived_at__isnull=not archived)
+        return studies
 
     def get_object(self) -> Study:
         study = super().get_object()
-        # Checked before the body is validated, so a viewer learns "not allowed", not "invalid".
+        # Checked before the body is validated, so a viewer learns "not allowed", not "invalid";
+        # an archived study takes no change but its restoring or deletion.
         if self.request.method not in SAFE_METHODS:
-            role = study.my_role or (OWNER if self.request.user.is_superuser else None)
-            if role != OWNER:
-                raise PermissionDenied("Only the study's owners change it.")
+            access = get_study_for_user(
+                self.request.user,
+                study.slug,
+                min_role=OWNER,
+                archived_ok=self.action in ("restore", "destroy"),
+            ).access
+            study.access = access
         return study
+
+    def perform_create(self, serializer: StudySerializer) -> None:
+        data = serializer.validated_data
+        try:
+            study = create_study(
+                owner=self.request.user,
+                name=data["name"],
+                slug=data.get("slug", ""),
+                description=data.get("description", ""),
+                languages=data.get("languages", "en"),
+            )
+        except StudyError as exc:
+            raise serializers.ValidationError({"detail": [str(exc)]}) from None
+        if data.get("blind_coding"):
+            study.blind_coding = True
+            study.save(update_fields=["blind_coding"])
+        study.my_role = OWNER
+        serializer.instance = study
+
+    def perform_update(self, serializer: StudySerializer) -> None:
+        data = serializer.validated_data
+        study = serializer.instance
+        try:
+            update_study(
+                study=study,
+                name=data.get("name"),
+                description=data.get("description"),
+                languages=data.get("languages"),
+            )
+        except StudyError as exc:
+            raise serializers.ValidationError({"detail": [str(exc)]}) from None
+        if "blind_coding" in data and data["blind_coding"] != study.blind_coding:
+            study.blind_coding = data["blind_coding"]
+            study.save(update_fields=["blind_coding"])
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "confirm", str, description="The study's name, exactly, to confirm the deletion"
+            )
+        ],
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+    )
+    def destroy(self, request: Request, slug: str) -> Response:
+        """Delete the study and everything in it. `confirm` (query or body) must be the
+        study's name; the answer counts what was deleted."""
+        study = self.get_object()
+        confirmation = str(request.query_params.get("confirm") or request.data.get("confirm") or "")
+        if confirmation.strip() != study.name:
+            return Response(
+                {
+                    "confirm": [
+                        f"Send the study's name as confirm (?confirm={study.name}) to delete "
+                        f"it and everything in it: {deletion_summary(study).describe()}."
+                    ]
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        summary = delete_study(study=study, confirmation=confirmation)
+        return Response({"deleted": dict(summary.counts), "summary": summary.describe()})
+
+    @extend_schema(request=None, responses={200: StudyDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def archive(self, request: Request, slug: str) -> Response:
+        """Make the study read-only and hide it from the list, until restored."""
+        study = archive_study(study=self.get_object())
+        return Response(StudyDetailSerializer(study, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=None, responses={200: StudyDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def restore(self, request: Request, slug: str) -> Response:
+        study = restore_study(study=self.get_object())
+        return Response(StudyDetailSerializer(study, context=self.get_serializer_context()).data)
 
 
 # --- The base of everything nested under a study --------------------------------------------
@@ -210,8 +338,27 @@ class WorkshopSerializer(serializers.ModelSerializer):
         ]
 
 
-class WorkshopViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StudyScopedViewSet):
+class WorkshopUpdateSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=32, required=False)
+    site = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    date = serializers.DateField(required=False, allow_null=True)
+    country = serializers.CharField(required=False, help_text="ISO 3166 code, e.g. FI.")
+    language = serializers.CharField(
+        max_length=35, required=False, validators=[validate_language_tag]
+    )
+
+
+class WorkshopViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    StudyScopedViewSet,
+):
+    """The study's workshops; owners change a workshop's code, site, date, country and
+    language with PATCH (through the same service as the web page)."""
+
     serializer_class = WorkshopSerializer
+    http_method_names = ["get", "patch", "head", "options"]
     ordering_fields = ["code", "date", "country", "id"]
     ordering = ["code"]
 
@@ -219,6 +366,20 @@ class WorkshopViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StudySco
         if schema_only(self):
             return Workshop.objects.none()
         return Workshop.objects.filter(study=self.study)
+
+    @extend_schema(request=WorkshopUpdateSerializer, responses={200: WorkshopSerializer})
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        workshop = self.get_object()
+        changes = WorkshopUpdateSerializer(data=request.data, partial=True)
+        changes.is_valid(raise_exception=True)
+        data = dict(changes.validated_data)
+        if "country" in data:
+            data["country"] = data["country"].strip().upper()
+        try:
+            update_workshop(workshop=workshop, **data)
+        except StudyError as exc:
+            raise serializers.ValidationError({"detail": [str(exc)]}) from None
+        return Response(WorkshopSerializer(workshop).data)
 
 
 class ParticipantSerializer(serializers.ModelSerializer):
@@ -330,8 +491,25 @@ class DocumentFilter(django_filters.FilterSet):
         fields = ["workshop", "kind", "language"]
 
 
-class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StudyScopedViewSet):
+class DocumentUpdateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False)
+    workshop = serializers.CharField(required=False, help_text="The code of a workshop.")
+
+
+class DocumentViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    StudyScopedViewSet,
+):
+    """The study's documents. Owners rename one or move it to another workshop (PATCH
+    `title`, `workshop`), and delete it: at once when nothing was added to it, and with
+    `confirm=true` (query or body) when codings, memos or a recording would go with it;
+    without it the answer is 400 and names them."""
+
     filterset_class = DocumentFilter
+    http_method_names = ["get", "patch", "delete", "head", "options"]
     ordering_fields = ["title", "created_at", "word_count", "id"]
     ordering = ["title"]
 
@@ -344,6 +522,42 @@ class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StudySco
         documents = Document.objects.filter(study=self.study).select_related("workshop")
         # A list never carries the texts: they can be megabytes each.
         return documents if self.action == "retrieve" else documents.defer("text")
+
+    @extend_schema(request=DocumentUpdateSerializer, responses={200: DocumentSerializer})
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        document = self.get_object()
+        changes = DocumentUpdateSerializer(data=request.data, partial=True)
+        changes.is_valid(raise_exception=True)
+        data = changes.validated_data
+        workshop = None
+        if "workshop" in data:
+            workshop = self.study.workshops.filter(code=data["workshop"].strip()).first()
+            if workshop is None:
+                raise serializers.ValidationError(
+                    {"workshop": [f"No workshop {data['workshop']!r} in this study."]}
+                )
+        try:
+            update_document(document=document, title=data.get("title"), workshop=workshop)
+        except StudyError as exc:
+            raise serializers.ValidationError({"detail": [str(exc)]}) from None
+        return Response(DocumentSerializer(document).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "confirm", bool, description="Also delete the codings, memos and recording"
+            )
+        ],
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+    )
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        document = self.get_object()
+        confirm = truthy(request.query_params.get("confirm")) or truthy(request.data.get("confirm"))
+        try:
+            summary = delete_document(document=document, confirm=confirm)
+        except StudyError as exc:
+            return Response({"confirm": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response({"deleted": dict(summary.counts), "summary": summary.describe()})
 
 
 # --- Members --------------------------------------------------------------------------------
@@ -521,6 +735,11 @@ def uploaded(request: Request, name: str) -> list[tuple[str, bytes]]:
 class RosterUploadSerializer(serializers.Serializer):
     file = serializers.FileField()
     confirm = serializers.BooleanField(required=False)
+    language = serializers.CharField(
+        required=False,
+        help_text="BCP 47 tag of the new workshops the roster gives no language for; "
+        "required to confirm when there are any (see workshops_need_language).",
+    )
 
 
 class TranscriptUploadSerializer(serializers.Serializer):
@@ -548,12 +767,24 @@ class RosterImportView(APIView):
             )
         [(filename, data)] = files
         confirm = truthy(request.query_params.get("confirm")) or truthy(request.data.get("confirm"))
+        language = str(request.data.get("language", "")).strip() or None
+        if language:
+            try:
+                validate_language_tag(language)
+            except DjangoValidationError as exc:
+                return Response({"language": exc.messages}, status=status.HTTP_400_BAD_REQUEST)
         try:
             plan = plan_roster(study=study, filename=filename, data=data)
         except FileRejected as exc:
             return rejected(exc)
         if confirm:
-            apply_roster(study=study, plan=plan)
+            try:
+                apply_roster(study=study, plan=plan, language=language)
+            except LanguageNeeded as exc:
+                return Response(
+                    {"language": [str(exc)], "workshops_need_language": exc.workshops},
+                    status=status.HTTP_400_BAD_REQUEST,
+                )
         return Response(
             {
                 "applied": confirm and plan.has_changes,
@@ -565,6 +796,7 @@ class RosterImportView(APIView):
                 "participants_changed": plan.participants_changed,
                 "participants_unchanged": plan.participants_unchanged,
                 "variables_new": [{"name": n, "kind": k} for n, k in plan.variables_new],
+                "workshops_need_language": plan.workshops_need_language,
             }
         )
 

@@ -1,4 +1,6 @@
-"""Import workflows that touch several models: transcripts and rosters.
+"""Workflows that touch several models: importing transcripts and rosters; creating, archiving
+and deleting a study; renaming, moving and deleting documents; editing workshops and
+participants. The web pages and the API call the same functions, keyword-only.
 
 Each public function runs in one transaction: a bad file anywhere leaves the database exactly as
 it was. Parsing lives in `studies.importers`; this module matches speakers, checks the rules of
@@ -15,20 +17,27 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from django.conf import settings
-from django.db import transaction
+from django.db import router, transaction
+from django.db.models.deletion import Collector
+from django.utils import timezone
+from django.utils.text import slugify
 from django_countries import countries
 
 from studies.importers import FileRejected, ParsedTranscript, Table, parse_transcript, read_table
 from studies.models import (
     BCP47_RE,
     Document,
+    Membership,
     Participant,
     ParticipantValue,
+    Recording,
     Sentence,
     Study,
     Turn,
     Variable,
     Workshop,
+    language_list,
+    validate_language_list,
     validate_language_tag,
 )
 from studies.nlp import count_words, sentence_spans
@@ -401,6 +410,9 @@ class RosterPlan:
     participants_changed: list[str] = field(default_factory=list)
     participants_unchanged: int = 0
     variables_new: list[tuple[str, str]] = field(default_factory=list)  # (name, kind)
+    # New workshops whose rows give no language: whoever applies the plan must name one, since
+    # sentence splitting and lemma search depend on it (never a silent English).
+    workshops_need_language: list[str] = field(default_factory=list)
     rows: int = 0
     # What will be written, resolved during planning so that applying cannot fail on input.
     _workshops: dict[str, dict] = field(default_factory=dict, repr=False)
@@ -573,6 +585,8 @@ def plan_roster(*, study: Study, filename: str, data: bytes) -> RosterPlan:
         current = existing_workshops.get(key)
         if current is None:
             plan.workshops_new.append(attrs["code"])
+            if "language" not in attrs:
+                plan.workshops_need_language.append(attrs["code"])
         elif any(
             str(getattr(current, n)) != str(v) for n, v in attrs.items() if n not in ("code",)
         ):
@@ -665,16 +679,33 @@ def _participant_differs(
     return False
 
 
-def apply_roster(*, study: Study, plan: RosterPlan) -> RosterPlan:
-    """Write a checked roster in one transaction."""
+class LanguageNeeded(ValueError):
+    """A roster creates workshops without saying their language, and none was given."""
+
+    def __init__(self, workshops: Sequence[str]) -> None:
+        self.workshops = list(workshops)
+        super().__init__(
+            f"The roster gives no language for {', '.join(self.workshops)}: choose one "
+            "(a BCP 47 tag such as 'en', 'de' or 'fi')."
+        )
+
+
+def apply_roster(*, study: Study, plan: RosterPlan, language: str | None = None) -> RosterPlan:
+    """Write a checked roster in one transaction. `language` is the language of the new
+    workshops the roster gives none for (`plan.workshops_need_language`); it is required when
+    there are any."""
     if not plan.has_changes:
         return plan
+    if plan.workshops_need_language:
+        if not language:
+            raise LanguageNeeded(plan.workshops_need_language)
+        validate_language_tag(language)
     with transaction.atomic():
         workshops = {w.code.casefold(): w for w in study.workshops.all()}
         for key, attrs in plan._workshops.items():
             workshop = workshops.get(key)
             if workshop is None:
-                workshop = Workshop(study=study, code=attrs["code"], language="en")
+                workshop = Workshop(study=study, code=attrs["code"], language=language or "")
             for name in WORKSHOP_FIELDS:
                 if name in attrs:
                     setattr(workshop, name, attrs[name])
@@ -730,6 +761,302 @@ def apply_roster(*, study: Study, plan: RosterPlan) -> RosterPlan:
     return plan
 
 
-def import_roster(*, study: Study, filename: str, data: bytes) -> RosterPlan:
+def import_roster(
+    *, study: Study, filename: str, data: bytes, language: str | None = None
+) -> RosterPlan:
+    """Plan and apply a roster in one go (commands, scripts, the demo). New workshops the roster
+    gives no language for take `language`, or else the study's first language: a scripted
+    import has nobody to ask."""
     plan = plan_roster(study=study, filename=filename, data=data)
-    return apply_roster(study=study, plan=plan)
+    return apply_roster(study=study, plan=plan, language=language or study.language)
+
+
+# --- Running a study: studies, documents, workshops, participants ---------------------------
+
+# Slugs that name pages of the site rather than a study ("/studies/new/").
+RESERVED_SLUGS = {"new", "archived"}
+
+
+class StudyError(ValueError):
+    """A change to a study or its contents that the rules refuse; the message says why."""
+
+
+@dataclass
+class DeletionSummary:
+    """What deleting an object takes with it, counted generically by Django's deletion
+    collector (so whatever later apps attach is counted too): [(label, number)], largest
+    relations in the order Django collects them, the object itself left out."""
+
+    counts: list[tuple[str, int]]
+
+    def describe(self, *, leave_out: Iterable[str] = ()) -> str:
+        """'3 documents, 1,204 turns, 57 codings, 4 memos' (or '' when nothing goes)."""
+        skip = set(leave_out)
+        return ", ".join(f"{n:,} {label}" for label, n in self.counts if label not in skip and n)
+
+    def count(self, label: str) -> int:
+        return dict(self.counts).get(label, 0)
+
+
+def _label(model: type, n: int) -> str:
+    meta = model._meta
+    return str(meta.verbose_name if n == 1 else meta.verbose_name_plural)
+
+
+def deletion_summary(obj: object) -> DeletionSummary:
+    """Everything a delete of `obj` cascades to, counted without loading the rows Django can
+    delete in bulk."""
+    collector = Collector(using=router.db_for_write(type(obj)))
+    collector.collect([obj])
+    # A row can be reached along two paths (a memo through its study and through its coding),
+    # so rows are counted by primary key.
+    rows: dict[type, set] = {}
+    for model, instances in collector.data.items():
+        rows.setdefault(model, set()).update(instance.pk for instance in instances)
+    for queryset in collector.fast_deletes:
+        rows.setdefault(queryset.model, set()).update(queryset.values_list("pk", flat=True))
+    rows.get(type(obj), set()).discard(obj.pk)
+    return DeletionSummary(
+        [(_label(model, len(pks)), len(pks)) for model, pks in rows.items() if pks]
+    )
+
+
+def _delete_with_files(obj: Study | Document) -> None:
+    """Delete `obj` and what cascades from it; stored recordings leave storage once the
+    transaction commits (a rollback keeps them)."""
+    recordings = Recording.objects.filter(
+        **({"document__study": obj} if isinstance(obj, Study) else {"document": obj})
+    )
+    files = [(r.file.storage, r.file.name) for r in recordings.only("file") if r.file]
+    obj.delete()
+    for storage, name in files:
+        transaction.on_commit(lambda storage=storage, name=name: storage.delete(name))
+
+
+def suggest_slug(name: str) -> str:
+    """A free slug made from the study's name: 'Judging AI' -> 'judging-ai', then
+    'judging-ai-2' while that is taken."""
+    base = (slugify(name) or "study")[:44].strip("-") or "study"
+    if base in RESERVED_SLUGS:
+        base = f"{base}-study"
+    slug, n = base, 1
+    while Study.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def create_study(
+    *, owner: object, name: str, slug: str = "", description: str = "", languages: str = "en"
+) -> Study:
+    """A new study owned by `owner`. An empty slug is made from the name."""
+    name = name.strip()
+    if not name:
+        raise StudyError("A study needs a name.")
+    slug = slug.strip() or suggest_slug(name)
+    if slug in RESERVED_SLUGS:
+        raise StudyError(f"'{slug}' names a page of the site; choose another slug.")
+    validate_language_list(languages)
+    if not language_list(languages):
+        raise StudyError("Name at least one language, e.g. 'en'.")
+    with transaction.atomic():
+        if Study.objects.select_for_update().filter(slug=slug).exists():
+            raise StudyError(f"A study with the slug '{slug}' already exists; choose another.")
+        study = Study.objects.create(
+            slug=slug,
+            name=name,
+            description=description.strip(),
+            languages=", ".join(language_list(languages)),
+        )
+        Membership.objects.create(study=study, user=owner, role=Membership.Role.OWNER)
+    return study
+
+
+def update_study(
+    *,
+    study: Study,
+    name: str | None = None,
+    description: str | None = None,
+    languages: str | None = None,
+) -> Study:
+    """Change a study's name, description or languages; its slug never changes (links and
+    scripts use it)."""
+    fields = []
+    if name is not None:
+        if not name.strip():
+            raise StudyError("A study needs a name.")
+        study.name = name.strip()
+        fields.append("name")
+    if description is not None:
+        study.description = description.strip()
+        fields.append("description")
+    if languages is not None:
+        validate_language_list(languages)
+        if not language_list(languages):
+            raise StudyError("Name at least one language, e.g. 'en'.")
+        study.languages = ", ".join(language_list(languages))
+        fields.append("languages")
+    if fields:
+        with transaction.atomic():
+            study.save(update_fields=fields)
+    return study
+
+
+def archive_study(*, study: Study) -> Study:
+    """Make the study read-only and hide it from the list of studies, until restored."""
+    with transaction.atomic():
+        if study.archived_at is None:
+            study.archived_at = timezone.now()
+            study.save(update_fields=["archived_at"])
+    return study
+
+
+def restore_study(*, study: Study) -> Study:
+    with transaction.atomic():
+        if study.archived_at is not None:
+            study.archived_at = None
+            study.save(update_fields=["archived_at"])
+    return study
+
+
+def delete_study(*, study: Study, confirmation: str) -> DeletionSummary:
+    """Delete the study and everything in it, when `confirmation` is its name (as typed by the
+    owner: surrounding spaces aside, exactly)."""
+    if confirmation.strip() != study.name:
+        raise StudyError(f"Type the study's name, {study.name}, to confirm the deletion.")
+    with transaction.atomic():
+        summary = deletion_summary(study)
+        _delete_with_files(study)
+    return summary
+
+
+def update_document(
+    *, document: Document, title: str | None = None, workshop: Workshop | None = None
+) -> Document:
+    """Rename a document or move it to another workshop of its study. Its text, and so every
+    offset that points into it, stays as it is."""
+    fields = []
+    if title is not None:
+        title = title.strip()
+        if not title:
+            raise StudyError("A document needs a title.")
+        clash = Document.objects.filter(study_id=document.study_id, title=title)
+        if clash.exclude(pk=document.pk).exists():
+            raise StudyError(f"Another document of this study is called '{title}'.")
+        document.title = title[:200]
+        fields.append("title")
+    if workshop is not None:
+        if workshop.study_id != document.study_id:
+            raise StudyError("A document moves only to a workshop of its own study.")
+        document.workshop = workshop
+        fields.append("workshop")
+    if fields:
+        with transaction.atomic():
+            document.save(update_fields=fields)
+    return document
+
+
+# What a document is made of: deleting these alone loses nothing anyone added.
+DOCUMENT_PARTS = (str(Turn._meta.verbose_name_plural), str(Sentence._meta.verbose_name_plural))
+DOCUMENT_PARTS += (str(Turn._meta.verbose_name), str(Sentence._meta.verbose_name))
+
+
+def document_attachments(summary: DeletionSummary) -> str:
+    """What people added to a document (codings, memos, a recording, ...), as words."""
+    return summary.describe(leave_out=DOCUMENT_PARTS)
+
+
+def delete_document(*, document: Document, confirm: bool = False) -> DeletionSummary:
+    """Delete a document with its turns and sentences. When something was added to it
+    (codings, memos, a recording, ...), only with `confirm`: the caller has shown the owner
+    what goes with it."""
+    with transaction.atomic():
+        summary = deletion_summary(document)
+        attached = document_attachments(summary)
+        if attached and not confirm:
+            raise StudyError(
+                f"'{document.title}' has {attached}; they would be deleted with it. "
+                "Confirm to delete them all."
+            )
+        _delete_with_files(document)
+    return summary
+
+
+WORKSHOP_EDITABLE = ("code", "site", "date", "country", "language")
+
+
+def update_workshop(*, workshop: Workshop, **changes: object) -> Workshop:
+    """Change a workshop's code, site, date, country or language. Its documents keep the
+    language they were imported in (their sentences were split in it)."""
+    unknown = set(changes) - set(WORKSHOP_EDITABLE)
+    if unknown:
+        raise StudyError(f"A workshop has no editable field {', '.join(sorted(unknown))}.")
+    if "code" in changes:
+        code = str(changes["code"]).strip()
+        if not code:
+            raise StudyError("A workshop needs a code.")
+        clash = Workshop.objects.filter(study_id=workshop.study_id, code__iexact=code)
+        if clash.exclude(pk=workshop.pk).exists():
+            raise StudyError(f"Another workshop of this study has the code '{code}'.")
+        changes["code"] = code
+    if "language" in changes:
+        validate_language_tag(str(changes["language"]))
+    if "country" in changes and not countries.alpha2(str(changes["country"])):
+        raise StudyError(f"Unknown country {changes['country']!r}: use an ISO code such as FI.")
+    for name, value in changes.items():
+        setattr(workshop, name, value)
+    if changes:
+        with transaction.atomic():
+            workshop.save(update_fields=list(changes))
+    return workshop
+
+
+def clean_variable_value(variable: Variable, raw: object) -> tuple[str, float | None]:
+    """A participant's value of `variable` as stored: (text, number for a number variable).
+    Raises StudyError naming the variable when the value does not fit its type."""
+    value = "" if raw is None else str(raw).strip()
+    if not value:
+        return "", None
+    if variable.kind == Variable.Kind.NUMBER:
+        number = parse_number(value)
+        if number is None:
+            raise StudyError(f"{variable.name}: {value!r} is not a number.")
+        return value, number
+    if variable.kind == Variable.Kind.CHOICE and value not in variable.choice_list:
+        raise StudyError(
+            f"{variable.name}: {value!r} is not one of {', '.join(variable.choice_list)}."
+        )
+    if len(value) > 500:
+        raise StudyError(f"{variable.name}: at most 500 characters.")
+    return value, None
+
+
+def update_participant(
+    *,
+    participant: Participant,
+    values: Mapping[Variable, object] | None = None,
+    aliases: str | None = None,
+) -> Participant:
+    """Set a participant's variable values (typed as the roster's variables: an empty value
+    removes it; a number variable keeps its number in step) and speaker labels."""
+    cleaned = {}
+    for variable, raw in (values or {}).items():
+        if variable.study_id != participant.study_id:
+            raise StudyError(f"{variable.name} is not a variable of this study.")
+        cleaned[variable] = clean_variable_value(variable, raw)
+    with transaction.atomic():
+        if aliases is not None:
+            participant.aliases = ", ".join(
+                a.strip() for a in re.split(r"[,;]", aliases) if a.strip()
+            )[:500]
+            participant.save(update_fields=["aliases"])
+        for variable, (value, number) in cleaned.items():
+            if value:
+                ParticipantValue.objects.update_or_create(
+                    participant=participant,
+                    variable=variable,
+                    defaults={"value": value, "number": number},
+                )
+            else:
+                ParticipantValue.objects.filter(participant=participant, variable=variable).delete()
+    return participant

@@ -7,6 +7,9 @@ app_name = "studies"
 
 urlpatterns = [
     path("", views.study_list, name="list"),
+    # Before "studies/<slug>/": these two slugs are reserved (studies.services.RESERVED_SLUGS).
+    path("studies/new/", views.study_new, name="new"),
+    path("studies/archived/", views.archived_list, name="archived"),
     path("studies/<slug:slug>/", views.overview, name="overview"),
     path("studies/<slug:slug>/documents/", views.document_list, name="documents"),
     path(
@@ -29,7 +32,31 @@ urlpatterns = [
         views_recordings.recording_remove,
         name="recording_remove",
     ),
+    path("studies/<slug:slug>/settings/", views.study_settings, name="settings"),
+    path("studies/<slug:slug>/archive/", views.study_archive, name="archive"),
+    path("studies/<slug:slug>/restore/", views.study_restore, name="restore"),
+    path("studies/<slug:slug>/delete/", views.study_delete, name="delete"),
+    path(
+        "studies/<slug:slug>/documents/<int:document_id>/edit/",
+        views.document_edit,
+        name="document_edit",
+    ),
+    path(
+        "studies/<slug:slug>/documents/<int:document_id>/delete/",
+        views.document_delete,
+        name="document_delete",
+    ),
+    path(
+        "studies/<slug:slug>/workshops/<int:workshop_id>/edit/",
+        views.workshop_edit,
+        name="workshop_edit",
+    ),
     path("studies/<slug:slug>/participants/", views.participant_list, name="participants"),
+    path(
+        "studies/<slug:slug>/participants/<int:participant_id>/",
+        views.participant_detail,
+        name="participant",
+    ),
     path("studies/<slug:slug>/members/", views.member_list, name="members"),
     path("studies/<slug:slug>/members/invite/", people.invite, name="invite"),
     path(

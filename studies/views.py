@@ -1,27 +1,64 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import Substr
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
-from studies.access import get_document_for_user, get_study_for_user
-from studies.forms import MemberForm, RosterUploadForm, SpeakerMappingForm, TranscriptUploadForm
+from studies.access import Access, get_document_for_user, get_study_for_user
+from studies.forms import (
+    DocumentForm,
+    MemberForm,
+    ParticipantForm,
+    RosterLanguageForm,
+    RosterUploadForm,
+    SpeakerMappingForm,
+    StudyDeleteForm,
+    StudyForm,
+    TranscriptUploadForm,
+    WorkshopForm,
+)
 from studies.importers import FileRejected
-from studies.models import LastOwnerError, Membership, PendingImport, Study
+from studies.models import (
+    LastOwnerError,
+    Membership,
+    Participant,
+    ParticipantValue,
+    PendingImport,
+    Study,
+)
 from studies.recordings import recording_context
 from studies.services import (
+    StudyError,
     apply_roster,
+    archive_study,
+    create_study,
+    delete_document,
+    delete_study,
+    deletion_summary,
     describe_outcomes,
+    document_attachments,
     import_transcripts,
     plan_roster,
     preview_transcript,
+    restore_study,
+    update_document,
+    update_participant,
+    update_study,
+    update_workshop,
 )
 from studies.views_people import member_page
 
@@ -34,6 +71,7 @@ PENDING_LIFETIME = timedelta(days=1)
 def study_list(request: HttpRequest) -> HttpResponse:
     studies = (
         Study.objects.for_user(request.user)
+        .filter(archived_at__isnull=True)
         .annotate(
             n_workshops=Count("workshops", distinct=True),
             n_participants=Count("participants", distinct=True),
@@ -46,7 +84,8 @@ def study_list(request: HttpRequest) -> HttpResponse:
         (study, roles.get(study.pk, "owner" if request.user.is_superuser else ""))
         for study in studies
     ]
-    return render(request, "studies/study_list.html", {"rows": rows})
+    n_archived = Study.objects.for_user(request.user).filter(archived_at__isnull=False).count()
+    return render(request, "studies/study_list.html", {"rows": rows, "n_archived": n_archived})
 
 
 @login_required
@@ -150,6 +189,18 @@ def participant_list(request: HttpRequest, slug: str) -> HttpResponse:
     workshop_code = request.GET.get("workshop", "")
     if workshop_code:
         participants = participants.filter(workshop__code=workshop_code)
+    # A variable's value, as "<variable id>=<value>" (one select lists them all).
+    where = request.GET.get("where", "")
+    variable_id, _, value = where.partition("=")
+    chosen = next((v for v in variables if str(v.pk) == variable_id), None)
+    if chosen is not None:
+        participants = participants.filter(values__variable=chosen, values__value=value)
+    distinct = _distinct_values(study)
+    options = [
+        (variable, list(dict.fromkeys(variable.choice_list + distinct.get(variable.pk, []))))
+        for variable in variables
+    ]
+    query = urlencode({k: v for k, v in (("workshop", workshop_code), ("where", where)) if v})
     page = Paginator(participants, 100).get_page(request.GET.get("page"))
     rows = []
     for participant in page:
@@ -165,8 +216,26 @@ def participant_list(request: HttpRequest, slug: str) -> HttpResponse:
             "variables": variables,
             "workshops": study.workshops.all(),
             "workshop_code": workshop_code,
+            "where": where,
+            "where_label": f"{chosen.name} = {value}" if chosen is not None else "",
+            "variable_options": options,
+            "pager_query": query,
         },
     )
+
+
+def _distinct_values(study: Study) -> dict[int, list[str]]:
+    values: dict[int, list[str]] = {}
+    rows = (
+        ParticipantValue.objects.filter(variable__study=study)
+        .exclude(value="")
+        .values_list("variable_id", "value")
+        .distinct()
+        .order_by("variable_id", "number", "value")
+    )
+    for variable_id, value in rows:
+        values.setdefault(variable_id, []).append(value)
+    return values
 
 
 @login_required
@@ -292,15 +361,23 @@ def _review_roster(request: HttpRequest, study: Study, pending: PendingImport) -
         pending.delete()
         messages.error(request, f"Nothing was imported: {exc}")
         return redirect("studies:import", slug=study.slug)
-    if request.method == "POST":
-        apply_roster(study=study, plan=plan)
+    language_form = None
+    if plan.workshops_need_language:
+        language_form = RosterLanguageForm(
+            request.POST if request.method == "POST" else None,
+            study=study,
+            workshops=plan.workshops_need_language,
+        )
+    if request.method == "POST" and (language_form is None or language_form.is_valid()):
+        language = language_form.cleaned_data["language"] if language_form else None
+        apply_roster(study=study, plan=plan, language=language)
         pending.delete()
         messages.success(request, plan.summary())
         return redirect("studies:overview", slug=study.slug)
     return render(
         request,
         "studies/import_roster_review.html",
-        {"study": study, "plan": plan, "pending": pending},
+        {"study": study, "plan": plan, "pending": pending, "language_form": language_form},
     )
 
 
@@ -360,5 +437,280 @@ def _review_transcripts(
             "blocked": blocked,
             "error": error,
             "preview_turns": PREVIEW_TURNS,
+        },
+    )
+
+
+# --- Running a study: create, edit, archive, delete -----------------------------------------
+
+
+@login_required
+def study_new(request: HttpRequest) -> HttpResponse:
+    """Any signed-in user starts a study and becomes its owner."""
+    form = StudyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            study = create_study(
+                owner=request.user,
+                name=data["name"],
+                slug=data["slug"],
+                description=data["description"],
+                languages=data["languages"],
+            )
+        except StudyError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request,
+                f"Created {study.name} (/{study.slug}/). You own it: import a roster to add "
+                "workshops and participants.",
+            )
+            return redirect("studies:overview", slug=study.slug)
+    return render(request, "studies/study_form.html", {"form": form})
+
+
+@login_required
+def archived_list(request: HttpRequest) -> HttpResponse:
+    studies = Study.objects.for_user(request.user).filter(archived_at__isnull=False)
+    roles = dict(Membership.objects.filter(user=request.user).values_list("study_id", "role"))
+    rows = [
+        (study, roles.get(study.pk, OWNER if request.user.is_superuser else ""))
+        for study in studies.order_by("-archived_at")
+    ]
+    return render(request, "studies/archived_list.html", {"rows": rows})
+
+
+@login_required
+def study_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    """Owners change the name, description and languages; archive and delete start here."""
+    study = get_study_for_user(request.user, slug, min_role=OWNER, archived_ok=True)
+    if request.method == "POST":
+        study.access.require(OWNER)  # an archived study is read-only until restored
+    form = StudyForm(request.POST or None, instance=study)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            update_study(
+                study=study,
+                name=data["name"],
+                description=data["description"],
+                languages=data["languages"],
+            )
+        except StudyError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Saved the settings of {study.name}.")
+            return redirect("studies:settings", slug=study.slug)
+    return render(
+        request,
+        "studies/study_settings.html",
+        {"study": study, "form": form, "summary": deletion_summary(study).describe()},
+    )
+
+
+@login_required
+@require_POST
+def study_archive(request: HttpRequest, slug: str) -> HttpResponse:
+    study = get_study_for_user(request.user, slug, min_role=OWNER)
+    archive_study(study=study)
+    messages.success(
+        request,
+        f"Archived {study.name}: it is read-only and listed under Archived studies, where an "
+        "owner restores it.",
+    )
+    return redirect("studies:list")
+
+
+@login_required
+@require_POST
+def study_restore(request: HttpRequest, slug: str) -> HttpResponse:
+    study = get_study_for_user(request.user, slug, min_role=OWNER, archived_ok=True)
+    restore_study(study=study)
+    messages.success(request, f"Restored {study.name}: its members can change it again.")
+    return redirect("studies:overview", slug=study.slug)
+
+
+@login_required
+def study_delete(request: HttpRequest, slug: str) -> HttpResponse:
+    """Delete a study after its owner typed its name, on a page that says what goes."""
+    study = get_study_for_user(request.user, slug, min_role=OWNER, archived_ok=True)
+    form = StudyDeleteForm(request.POST or None, study=study)
+    if request.method == "POST" and form.is_valid():
+        name = study.name
+        summary = delete_study(study=study, confirmation=form.cleaned_data["name"])
+        lost = summary.describe()
+        messages.success(request, f"Deleted {name}" + (f" with {lost}." if lost else "."))
+        return redirect("studies:list")
+    return render(
+        request,
+        "studies/study_delete.html",
+        {"study": study, "form": form, "summary": deletion_summary(study)},
+    )
+
+
+# --- Documents and workshops ----------------------------------------------------------------
+
+
+@login_required
+def document_edit(request: HttpRequest, slug: str, document_id: int) -> HttpResponse:
+    """Rename a document or move it to another workshop."""
+    document = get_document_for_user(request.user, slug, document_id, min_role=OWNER)
+    form = DocumentForm(request.POST or None, document=document)
+    if request.method == "POST" and form.is_valid():
+        old_title = document.title
+        old_workshop = document.workshop
+        try:
+            update_document(
+                document=document,
+                title=form.cleaned_data["title"],
+                workshop=form.cleaned_data["workshop"],
+            )
+        except StudyError as exc:
+            form.add_error(None, str(exc))
+        else:
+            changes = []
+            if document.title != old_title:
+                changes.append(f"renamed {old_title} to {document.title}")
+            if document.workshop != old_workshop:
+                changes.append(f"moved it to {document.workshop.code}")
+            messages.success(
+                request,
+                ("Saved: " + " and ".join(changes) + ".") if changes else "Nothing changed.",
+            )
+            return redirect(document.get_absolute_url())
+    return render(
+        request,
+        "studies/document_edit.html",
+        {"study": document.study, "document": document, "form": form},
+    )
+
+
+@login_required
+def document_delete(request: HttpRequest, slug: str, document_id: int) -> HttpResponse:
+    """Confirm, naming what goes with the document (codings, memos, a recording...)."""
+    document = get_document_for_user(request.user, slug, document_id, min_role=OWNER)
+    summary = deletion_summary(document)
+    attached = document_attachments(summary)
+    if request.method == "POST":
+        title = document.title
+        delete_document(document=document, confirm=True)
+        messages.success(
+            request, f"Deleted {title}" + (f" and its {attached}." if attached else ".")
+        )
+        return redirect("studies:documents", slug=document.study.slug)
+    return render(
+        request,
+        "studies/document_delete.html",
+        {
+            "study": document.study,
+            "document": document,
+            "summary": summary.describe(),
+            "attached": attached,
+        },
+    )
+
+
+@login_required
+def workshop_edit(request: HttpRequest, slug: str, workshop_id: int) -> HttpResponse:
+    study = get_study_for_user(request.user, slug, min_role=OWNER)
+    workshop = study.workshops.filter(pk=workshop_id).first()
+    if workshop is None:
+        raise Http404("No such workshop in this study.")
+    form = WorkshopForm(request.POST or None, instance=workshop)
+    if request.method == "POST" and form.is_valid():
+        changes = {name: form.cleaned_data[name] for name in form.changed_data}
+        try:
+            update_workshop(workshop=study.workshops.get(pk=workshop_id), **changes)
+        except (StudyError, ValidationError) as exc:
+            form.add_error(None, "; ".join(getattr(exc, "messages", [str(exc)])))
+        else:
+            code = changes.get("code", workshop.code)
+            messages.success(
+                request,
+                f"Saved workshop {code}." if changes else f"Workshop {code}: nothing changed.",
+            )
+            return redirect("studies:overview", slug=study.slug)
+    return render(
+        request,
+        "studies/workshop_edit.html",
+        {"study": study, "workshop": workshop, "form": form},
+    )
+
+
+# --- Participants ---------------------------------------------------------------------------
+
+
+@dataclass
+class ParticipantPanel:
+    """A section of a participant's page that an app built on this one provides (the coding
+    app: the codings on their words; later the survey app: their answers). `template` is
+    rendered with the page's context and `data`."""
+
+    title: str
+    template: str
+    data: dict = field(default_factory=dict)
+
+
+# Each app adds a function in its AppConfig.ready(), so that the foundation names none of them.
+# A provider gets the viewer's Access and the participant, and returns a panel or None.
+PARTICIPANT_PANELS: list[Callable[[Access, Participant], ParticipantPanel | None]] = []
+TURNS_PER_PAGE = 100
+
+
+def participant_url(participant: Participant, study: Study) -> str:
+    return reverse("studies:participant", args=[study.slug, participant.pk])
+
+
+@login_required
+def participant_detail(request: HttpRequest, slug: str, participant_id: int) -> HttpResponse:
+    study = get_study_for_user(request.user, slug)
+    participant = study.participants.filter(pk=participant_id).select_related("workshop").first()
+    if participant is None:
+        raise Http404("No such participant in this study.")
+    variables = list(study.variables.all())
+    form = None
+    if study.access.is_owner and not study.is_archived:
+        form = ParticipantForm(request.POST or None, participant=participant, variables=variables)
+    if request.method == "POST":
+        study.access.require(OWNER)
+        if form is not None and form.is_valid():
+            try:
+                update_participant(
+                    participant=participant,
+                    values=form.values(),
+                    aliases=form.cleaned_data["aliases"],
+                )
+            except StudyError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, f"Saved {participant.code}'s variables.")
+                return redirect(
+                    "studies:participant", slug=study.slug, participant_id=participant.pk
+                )
+    stored = {v.variable_id: v.value for v in participant.values.all()}
+    turns = (
+        participant.turns.select_related("document")
+        .annotate(utterance=Substr("document__text", F("start") + 1, F("end") - F("start")))
+        .defer("document__text")
+        .order_by("document__title", "seq")
+    )
+    page = Paginator(turns, TURNS_PER_PAGE).get_page(request.GET.get("page"))
+    panels = [
+        panel
+        for provider in PARTICIPANT_PANELS
+        if (panel := provider(study.access, participant)) is not None
+    ]
+    return render(
+        request,
+        "studies/participant_detail.html",
+        {
+            "study": study,
+            "participant": participant,
+            "values": [(v, stored.get(v.pk, "")) for v in variables],
+            "form": form,
+            "page": page,
+            "n_documents": participant.turns.values("document").distinct().count(),
+            "panels": panels,
         },
     )
