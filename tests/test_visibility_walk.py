@@ -41,7 +41,15 @@ from drf_spectacular.generators import SchemaGenerator
 from coding.adjudication import start_round
 from coding.models import Coding, Memo
 from coding.services import CodingSpan, apply_codings, create_code
-from studies.models import APIToken, Document, Membership, PendingImport, Study
+from studies import invitations
+from studies.models import (
+    APIToken,
+    Document,
+    MemberInvitation,
+    Membership,
+    PendingImport,
+    Study,
+)
 from studies.services import import_transcripts
 
 MARKER = "MARKER-7f3c9e"
@@ -144,13 +152,25 @@ def walked(roster_study: Study, people: dict[str, User]) -> Walked:
         filename="FI-1-again.txt",
         data=b"Aino: A second session.\n",
     )
+    # An invitation to the study: its signed link is public by design (the token is the
+    # credential), so the walk opens it as everyone, and a tampered link beside it.
+    invitation = MemberInvitation.objects.create(
+        study=study, email="dora@example.org", role="coder", invited_by=alice
+    )
     values = {
         "slug": [study.slug],
+        "invitation_id": [str(invitation.pk)],
+        "token": [invitations.token_for(invitation), "1:tampered:link"],
+        # Django's password reset link: the user's id in base 64 (with "token" above).
+        "uidb64": ["MQ"],
         "document_id": [str(document.pk)],
         "code_id": [str(negotiability.pk)],
         "round_id": [str(agreement_round.pk)],
         "token_id": [str(token.pk)],
         "batch": [str(pending.batch)],
+        "workshop_id": [str(fi.pk)],
+        # Eero, whose words Chloe coded: his page shows the codings on his words.
+        "participant_id": [str(study.participants.get(code="P02").pk)],
         # Export tables: the quotes carry excerpts, the frequencies counts.
         "name": ["quotes", "frequencies"],
         "fmt": ["csv", "xlsx", "json"],
@@ -168,6 +188,7 @@ def walked(roster_study: Study, people: dict[str, User]) -> Walked:
         "codes": negotiability.pk,
         "memberships": Membership.objects.get(study=study, user=chloe).pk,
         "assignments": agreement_round.documents.get().assignments.get(coder=chloe).pk,
+        "invitations": invitation.pk,
     }
     return Walked(
         study=study,
