@@ -35,6 +35,13 @@ P05,GB-1,GB,Manchester,2025-05-08,en-GB,,Callum,60+,man
 DEMO_PASSWORD = "demo-pass-123"
 
 
+@pytest.fixture(autouse=True)
+def media_root(settings: object, tmp_path: Path) -> Path:
+    """Uploaded media (recordings) go to a folder of the test's own, never the project's."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
 @pytest.fixture
 def people(db: None) -> dict[str, User]:
     return {

@@ -192,12 +192,6 @@ VTT = """WEBVTT
 """
 
 
-@pytest.fixture(autouse=True)
-def media_root(settings: object, tmp_path: Path) -> Path:
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
 def stored_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 

@@ -33,6 +33,7 @@ from itertools import product
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.regex_helper import normalize
@@ -50,7 +51,9 @@ from studies.models import (
     PendingImport,
     Study,
 )
+from studies.recordings import attach_recording
 from studies.services import import_transcripts
+from tests.test_recordings import wav_bytes
 
 MARKER = "MARKER-7f3c9e"
 
@@ -151,6 +154,10 @@ def walked(roster_study: Study, people: dict[str, User]) -> Walked:
         language="en",
         filename="FI-1-again.txt",
         data=b"Aino: A second session.\n",
+    )
+    # The transcript's recording, so that its URLs answer members with the file.
+    attach_recording(
+        document=document, upload=SimpleUploadedFile("FI-1.wav", wav_bytes(0.5)), user=alice
     )
     # An invitation to the study: its signed link is public by design (the token is the
     # credential), so the walk opens it as everyone, and a tampered link beside it.
