@@ -63,7 +63,11 @@ def test_the_owner_edits_name_description_and_languages_but_not_the_slug(
         follow=True,
     )
     study.refresh_from_db()
-    assert (study.name, study.description, study.languages) == ("ADM 2025", "Five workshops", "fi, en")
+    assert (study.name, study.description, study.languages) == (
+        "ADM 2025",
+        "Five workshops",
+        "fi, en",
+    )
     assert study.slug == "adm"
     assert "Saved the settings of ADM 2025." in response.content.decode()
 
@@ -197,7 +201,9 @@ def test_the_api_archives_and_restores(study: Study, people: dict[str, User]) ->
     assert archived.status_code == 200 and archived.json()["archived_at"]
     listed = api(people["alice"]).get("/api/v1/studies/").json()
     assert study.slug not in json.dumps(listed)
-    assert study.slug in json.dumps(api(people["alice"]).get("/api/v1/studies/?archived=true").json())
+    assert study.slug in json.dumps(
+        api(people["alice"]).get("/api/v1/studies/?archived=true").json()
+    )
     # Read-only while archived.
     assert send(api(people["alice"]), "patch", url, {"name": "x"}).status_code == 403
     assert api(people["bob"]).post(url + "restore/").status_code == 403
@@ -211,7 +217,9 @@ def test_the_api_deletes_a_study_only_with_its_name(
     study = document.study
     url = f"/api/v1/studies/{study.slug}/"
     assert api(people["mallory"]).delete(url).status_code == 404
-    assert api(people["bob"]).delete(url + "?confirm=Algorithmic decision-making").status_code == 403
+    assert (
+        api(people["bob"]).delete(url + "?confirm=Algorithmic decision-making").status_code == 403
+    )
     refused = api(people["alice"]).delete(url)
     assert refused.status_code == 400
     assert "study's name as confirm" in refused.json()["confirm"][0]
