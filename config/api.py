@@ -15,6 +15,7 @@ from coding.api import (
 from exports.api import export_file, export_table
 from studies.api import (
     DocumentViewSet,
+    MemberInvitationViewSet,
     MembershipViewSet,
     ParticipantViewSet,
     RecordingView,
@@ -38,6 +39,7 @@ router.register(f"{STUDY}/variables", VariableViewSet, basename="study-variable"
 router.register(f"{STUDY}/documents", DocumentViewSet, basename="study-document")
 router.register(f"{STUDY}/codes", CodeViewSet, basename="study-code")
 router.register(f"{STUDY}/memberships", MembershipViewSet, basename="study-membership")
+router.register(f"{STUDY}/invitations", MemberInvitationViewSet, basename="study-invitation")
 router.register(f"{STUDY}/assignments", AssignmentViewSet, basename="study-assignment")
 
 # Explicit paths come first, so that no router pattern (e.g. codings/{pk}/) shadows them.
