@@ -16,6 +16,16 @@ MEASURES = ("segments", "participants", "participant_share", "documents", "words
 FORMATS = ("xlsx", "csv", "tex", "md", "json", "html", "png", "svg", "pdf")
 FIGURE_FORMATS = ("png", "svg", "pdf")
 
+# How a person reads a column of the wide form, where its name is for machines: the tidy .csv
+# and .json keep `code_path`, the reading forms (page, .xlsx, .tex, .md) say "Code".
+READING_HEADERS = {"code_path": "Code"}
+
+
+def group_header(group: str, size: int) -> str:
+    """A group as the share's table and figure show it, with the number of participants it
+    has in the roster: "FI (n=12)", so that 33% of 3 people reads differently from 33% of 24."""
+    return f"{group} (n={size:,})"
+
 
 @dataclass
 class ExportTable:
@@ -31,6 +41,8 @@ class ExportTable:
     filters, generated_at (ISO), colloquy version, checksum of the coded data.
     `notes` are sentences to print under the table (e.g. the chi-square result or its warning).
     `percent_columns` names wide columns holding fractions to format as percentages.
+    `headers` maps wide columns to the header a person reads (e.g. a group with its size);
+    columns it does not name are shown under READING_HEADERS or their own name.
     `figure` is the kind of figure drawn when none is asked for, set by the table's exporter;
     None leaves the choice to the figure (tables made elsewhere, e.g. in tests).
     """
@@ -43,6 +55,17 @@ class ExportTable:
     notes: list[str] = field(default_factory=list)
     percent_columns: list[str] = field(default_factory=list)
     figure: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def header(self, column: object) -> str:
+        """The header a wide column is shown under."""
+        name = str(column)
+        return self.headers.get(name) or READING_HEADERS.get(name, name)
+
+    @property
+    def percent_headers(self) -> set[str]:
+        """The headers of the columns shown as percentages."""
+        return {self.header(column) for column in self.percent_columns}
 
     def filename(self, fmt: str) -> str:
         parts = [self.meta.get("study", "study"), self.name]

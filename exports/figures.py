@@ -37,7 +37,7 @@ from matplotlib.colors import Normalize, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from exports.base import FIGURE_FORMATS, ExportError, ExportTable
+from exports.base import FIGURE_FORMATS, ExportError, ExportTable, group_header
 
 KINDS = ("heatmap", "bars", "stacked")
 SIZES = {"single": 3.5, "double": 7.2}  # inches: one column, two columns of a paper
@@ -156,6 +156,11 @@ def figure_data(table: ExportTable, *, wrap_width: int) -> FigureData:
     row_labels, row_axis = _short_labels(codes)
     if set(groups) == set(codes):  # code x code (co-occurrence): columns are codes too
         column_labels, _ = _short_labels(groups)
+    elif "denominator" in tidy.columns:
+        # A share says of how many: each group's participants in the roster.
+        sizes = tidy.assign(group=tidy["group"].astype(str)).groupby("group")["denominator"]
+        size = sizes.first().to_dict()
+        column_labels = [group_header(g, int(size[g])) for g in groups]
     else:
         column_labels = groups
     matrix.index = _unique_labels([_wrap(label, wrap_width) for label in row_labels])

@@ -45,13 +45,14 @@ def column_label(column: object) -> str:
 
 
 def wide_frame(table: ExportTable) -> pd.DataFrame:
-    """The wide form with a plain index and string column names: a named index (e.g. the code
-    paths) becomes the first column(s), because every format shows it as one."""
+    """The wide form as a person reads it, with a plain index and string headers: a named
+    index (e.g. the code paths) becomes the first column(s), because every format shows it as
+    one, and each column is shown under the table's header for it ("Code", "FI (n=12)")."""
     wide = table.wide
     if not isinstance(wide.index, pd.RangeIndex) or any(n is not None for n in wide.index.names):
         wide = wide.reset_index()
     wide = wide.copy()
-    wide.columns = [column_label(c) for c in wide.columns]
+    wide.columns = [table.header(column_label(c)) for c in wide.columns]
     return wide
 
 
@@ -127,7 +128,7 @@ def write_table_sheet(sheet: Any, table: ExportTable) -> None:
         # Under the header and right of the first column: the code names stay in view.
         freeze="B2" if len(wide.columns) > 1 else "A2",
         autofilter=True,
-        percent_columns=table.percent_columns,
+        percent_columns=sorted(table.percent_headers),
         notes=table.notes,
     )
 
@@ -255,7 +256,7 @@ class TexRenderer(Renderer):
     def render(self, table: ExportTable, **options: Any) -> bytes:
         wide = wide_frame(table)
         numeric = numeric_columns(wide)
-        percent = {str(c) for c in table.percent_columns}
+        percent = table.percent_headers
         spec = "".join("r" if flag else "l" for flag in numeric)
         label = re.sub(r"[^A-Za-z0-9:-]+", "-", f"tab:{table.name}-{table.meta.get('by', '')}")
         lines = [
@@ -295,7 +296,7 @@ class MarkdownRenderer(Renderer):
 
     def render(self, table: ExportTable, **options: Any) -> bytes:
         wide = wide_frame(table)
-        percent = {str(c) for c in table.percent_columns}
+        percent = table.percent_headers
         rule = ["---:" if flag else ":---" for flag in numeric_columns(wide)]
         lines = [
             f"**{markdown_escape(table.title)}**",
@@ -347,7 +348,7 @@ class HtmlRenderer(Renderer):
     def render(self, table: ExportTable, **options: Any) -> bytes:
         wide = wide_frame(table)
         numeric = numeric_columns(wide)
-        percent = {str(c) for c in table.percent_columns}
+        percent = table.percent_headers
         esc = html.escape
         parts = [f'<table class="data">\n<caption>{esc(table.title)}</caption>\n<thead><tr>']
         for name, flag in zip(wide.columns, numeric, strict=True):

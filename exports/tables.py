@@ -45,7 +45,7 @@ from studies.access import Access, role_in
 from studies.models import Document, Study, Variable, Workshop
 from studies.nlp import count_words
 
-from .base import GROUPS_HELP, MEASURES, ExportError, ExportTable
+from .base import GROUPS_HELP, MEASURES, ExportError, ExportTable, group_header
 from .frame import (
     MISSING,
     VARIABLE_PREFIX,
@@ -631,9 +631,23 @@ class CrosstabTable(TableExporter):
                     "One participant or segment can fall in several cells, so the counts are not "
                     "independent observations: read the test as descriptive."
                 )
-        percent = [*grouping.groups, TOTAL] if measure == "participant_share" else []
+        percent, headers = [], {}
+        if measure == "participant_share":
+            percent = [*grouping.groups, TOTAL]
+            # Each share's denominator beside it: the group's participants in the roster.
+            sizes = {g: grouping.denominators.get(g, 0) for g in grouping.groups}
+            headers = {g: group_header(g, n) for g, n in sizes.items()}
+            headers[TOTAL] = group_header(TOTAL, len(sources.roster))
         title = f"{measure.replace('_', ' ').capitalize()} by {grouping.label}"
-        return ExportTable(self.identifier, title, tidy, wide, notes=notes, percent_columns=percent)
+        return ExportTable(
+            self.identifier,
+            title,
+            tidy,
+            wide,
+            notes=notes,
+            percent_columns=percent,
+            headers=headers,
+        )
 
     def pack_variants(self, study: Study) -> Iterator[PackVariant]:
         """What a paper on a multi-site workshop study reports: each dimension by country (as

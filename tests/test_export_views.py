@@ -118,10 +118,11 @@ def test_the_page_shows_a_crosstab_by_country_and_keeps_the_options(demo: Study)
     # Groupings offered: the places, each participant variable and each codebook dimension.
     assert '<option value="variable:age band"' in html
     assert '<option value="dimension:Domain"' in html
-    # The table: a header per country and a row per code.
+    # The table: a header per country, with its participants in the roster, and a row per code.
     table = html.split('class="exp-preview"', 1)[1].split("</table>", 1)[0]
-    for country in COUNTRIES:
-        assert f">{country}</th>" in table
+    for country, size in zip(COUNTRIES, (12, 12, 12, 24), strict=True):
+        assert f">{country} (n={size})</th>" in table
+    assert '<th scope="col">Code</th>' in table and "code_path" not in table
     assert "negotiability" in table
     assert "%" in table  # shares read as percentages
     # The figure is the PNG download of the same table.
@@ -239,7 +240,8 @@ def test_every_format_downloads_with_its_type_and_name(demo: Study) -> None:
         if fmt == "xlsx":
             sheet = openpyxl.load_workbook(io.BytesIO(content)).worksheets[0]
             header = next(sheet.iter_rows(max_row=1, values_only=True))
-            assert set(COUNTRIES) <= set(header), header
+            sizes = ("DE (n=12)", "FI (n=12)", "GB (n=12)", "US (n=24)", "Total (n=60)")
+            assert header == ("Code", *sizes), header
         elif fmt == "csv":
             has_bom = content.startswith(b"\xef\xbb\xbf")
             assert has_bom == bool(extra), "a BOM only when asked for"

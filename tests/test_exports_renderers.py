@@ -98,7 +98,7 @@ def test_the_workbook_has_a_formatted_sheet_and_an_about_sheet() -> None:
     workbook = read_workbook(content)
     assert workbook.sheetnames == ["crosstab country share", "About"]
     sheet = workbook["crosstab country share"]
-    assert [c.value for c in sheet[1]] == ["code_path", *COUNTRIES, "Total"]
+    assert [c.value for c in sheet[1]] == ["Code", *COUNTRIES, "Total"]
     assert all(cell.font.bold for cell in sheet[1])
     assert sheet.freeze_panes == "B2"
     assert sheet.auto_filter.ref == "A1:F5"  # header, three codes and the total row
@@ -204,7 +204,7 @@ def test_tex_is_a_booktabs_table_with_every_special_escaped() -> None:
 def test_markdown_escapes_pipes_and_lists_notes() -> None:
     md = render(crosstab(["Concept/a|b"]), "md")[2].decode()
     lines = md.splitlines()
-    assert lines[2] == "| code_path | DE | FI | GB | US | Total |"
+    assert lines[2] == "| Code | DE | FI | GB | US | Total |"
     assert lines[3] == "| :--- | ---: | ---: | ---: | ---: | ---: |"
     assert lines[4].startswith(r"| Concept/a\|b | 0.0% | 33.3% |")
     assert md.rstrip().endswith("*Note.* Chi-square: p = 0.03 (2 cells expect fewer than 5).")

@@ -20,6 +20,7 @@ from coding.models import Code, Coding
 from coding.reliability import compute_reliability
 from exports.base import ExportError
 from exports.frame import analysis_frame, data_checksum, participant_frame, roster_frame
+from exports.renderers import render
 from exports.stats import significance_note
 from exports.tables import TABLES, build_table
 from studies.models import Document, Participant, ParticipantValue, Study, Turn, Workshop
@@ -246,6 +247,24 @@ def test_participant_share_counts_silent_roster_participants(small: dict) -> Non
     ]
     assert share["denominator"].item() == 3
     assert "FI" in table.percent_columns
+
+
+def test_a_share_says_of_how_many_in_its_headers_and_figure_labels(small: dict) -> None:
+    table = build_table(small["study"], "crosstab", by="country", measure="participant_share")
+    # FI has three participants in the roster and GB two: a third of FI is one person.
+    markdown = render(table, "md")[2].decode()
+    assert "| Code | FI (n=3) | GB (n=2) | Total (n=5) |" in markdown
+    assert "33.3%" in markdown  # the shares are still shown as percentages
+    html = render(table, "html")[2].decode()
+    assert '<th scope="col">Code</th>' in html and ">FI (n=3)</th>" in html
+    svg = render(table, "svg")[2].decode()
+    assert "FI (n=3)" in svg and "GB (n=2)" in svg
+    # The tidy form is for machines: code_path and the denominator as a column of its own.
+    assert {"code_path", "group", "value", "denominator"} <= set(table.tidy.columns)
+    assert set(table.tidy["group"]) == {"FI", "GB"}
+    # Counts have no denominator, so their groups are shown by name alone.
+    counts = build_table(small["study"], "crosstab", by="country", measure="segments")
+    assert "| Code | FI | GB | Total |" in render(counts, "md")[2].decode()
 
 
 def test_the_tidy_crosstab_has_every_code_and_group_with_zeros(small: dict) -> None:

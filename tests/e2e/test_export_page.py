@@ -31,8 +31,12 @@ def test_an_owner_sees_a_crosstab_with_its_figure_and_downloads_it_for_excel(
 
     expect(page.get_by_label("Measure")).to_have_value("participant_share")
     table = page.get_by_role("region", name="The table").locator("table")
-    for country in ("FI", "DE", "GB", "US"):
-        expect(table.get_by_role("columnheader", name=country, exact=True)).to_be_visible()
+    # Each share says of how many: the country's participants in the roster.
+    sizes = {"DE": 12, "FI": 12, "GB": 12, "US": 24}
+    for country, n in sizes.items():
+        header = f"{country} (n={n})"
+        expect(table.get_by_role("columnheader", name=header, exact=True)).to_be_visible()
+    expect(table.get_by_role("columnheader", name="Code", exact=True)).to_be_visible()
     expect(table.get_by_role("rowheader", name="negotiability")).to_be_visible()
     figure = page.locator(".exp-figure img")
     expect(figure).to_have_attribute("alt", "Figure: " + table.locator("caption").inner_text())
@@ -48,7 +52,8 @@ def test_an_owner_sees_a_crosstab_with_its_figure_and_downloads_it_for_excel(
     download.save_as(path)
 
     rows = list(openpyxl.load_workbook(path).worksheets[0].iter_rows(values_only=True))
-    assert rows[0] == ("code_path", "DE", "FI", "GB", "US", "Total")
+    # The reading form says "Code" (the tidy .csv keeps code_path) and each group's size.
+    assert rows[0] == ("Code", "DE (n=12)", "FI (n=12)", "GB (n=12)", "US (n=24)", "Total (n=60)")
     codes = list(Code.objects.filter(study__slug="demo"))
     codable = {
         path for pk, path in code_paths(codes).items() if pk in {c.pk for c in codes if c.codable}
