@@ -111,15 +111,37 @@ class RosterUploadForm(forms.Form):
 
 
 class SpeakerMappingForm(forms.Form):
-    """One choice per unmatched speaker label: a participant, or "not a participant"."""
+    """One choice per unmatched speaker label: a participant, or "not a participant". The
+    transcript's workshop comes first, since its speakers are almost always its participants;
+    the study's other participants follow, grouped by workshop, for the odd guest."""
 
-    def __init__(self, *args: object, labels: list[str], study: Study, **kwargs: object) -> None:
+    def __init__(
+        self,
+        *args: object,
+        labels: list[str],
+        study: Study,
+        workshop: Workshop | None = None,
+        **kwargs: object,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        choices = [("", "Choose…"), ("-", "Not a participant (facilitator, guest, ...)")]
-        choices += [
-            (p.code, f"{p.code} ({p.workshop.code}{', ' + p.aliases if p.aliases else ''})")
-            for p in Participant.objects.filter(study=study).select_related("workshop")
-        ]
+        groups: dict[int | None, list[tuple[str, str]]] = {}
+        names: dict[int | None, str] = {}
+        people = (
+            Participant.objects.filter(study=study)
+            .select_related("workshop")
+            .order_by("workshop__code", "code")
+        )
+        for p in people:
+            key = p.workshop_id
+            names[key] = p.workshop.code if p.workshop else "No workshop"
+            groups.setdefault(key, []).append(
+                (p.code, f"{p.code}{' (' + p.aliases + ')' if p.aliases else ''}")
+            )
+        choices: list = [("", "Choose…"), ("-", "Not a participant (facilitator, guest, ...)")]
+        own = workshop.pk if workshop else None
+        if own in groups:
+            choices.append((f"{names[own]} (this workshop)", groups.pop(own)))
+        choices += [(f"{names[key]} (another workshop)", group) for key, group in groups.items()]
         self.labels = labels
         for index, label in enumerate(labels):
             self.fields[f"speaker_{index}"] = forms.ChoiceField(

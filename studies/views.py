@@ -398,7 +398,10 @@ def _review_transcripts(
         return redirect("studies:import", slug=study.slug)
     unmatched = list(dict.fromkeys(label for p in previews for label in p.unmatched))
     mapping_form = SpeakerMappingForm(
-        request.POST if request.method == "POST" else None, labels=unmatched, study=study
+        request.POST if request.method == "POST" else None,
+        labels=unmatched,
+        study=study,
+        workshop=workshop,
     )
     error = ""
     if request.method == "POST" and mapping_form.is_valid():
