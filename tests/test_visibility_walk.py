@@ -28,15 +28,11 @@ import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import product
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
-from django.utils.regex_helper import normalize
 from drf_spectacular.generators import SchemaGenerator
 
 from coding.adjudication import start_round
@@ -54,6 +50,7 @@ from studies.models import (
 from studies.recordings import attach_recording
 from studies.services import import_transcripts
 from tests.test_recordings import wav_bytes
+from tests.urlwalk import Values, fill, urlconf_urls
 
 MARKER = "MARKER-7f3c9e"
 
@@ -255,59 +252,9 @@ class Target:
         return self.url.startswith("/api/")
 
 
-def url_patterns() -> Iterator[tuple[str, str, str]]:
-    """(regex of the whole path, its pattern as written, its name with namespace) for every
-    pattern of the URLconf, through every include."""
-
-    def walk(resolver: URLResolver, regex: str, shown: str, namespace: str) -> Iterator:
-        for entry in resolver.url_patterns:
-            part = entry.pattern.regex.pattern.removeprefix("^")
-            written = str(entry.pattern)
-            if isinstance(entry, URLResolver):
-                inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
-                yield from walk(entry, regex + part, shown + written, inner)
-            else:
-                assert isinstance(entry, URLPattern)
-                name = f"{namespace}{entry.name}" if entry.name else ""
-                yield regex + part, shown + written, name
-
-    yield from walk(get_resolver(), "", "", "")
-
-
-def skipped(written: str) -> bool:
-    # The admin site is Django's own, for superusers only, and no study member has an account
-    # there; its pages are not the study's pages.
-    if written.startswith("admin/"):
-        return True
-    # Static files are the stylesheet and scripts, the same for everyone.
-    static = (settings.STATIC_URL or "").lstrip("/")
-    if static and written.startswith(static):
-        return True
-    # Logging out would end the session the walk is using.
-    return written == "logout/"
-
-
-def fill(template: str, params: list[str], walked: Walked, source: str) -> list[dict[str, str]]:
-    """Every combination of values for `params`; `pk` and `id` take the object of the resource
-    named by the path segment before them."""
-    choices = []
-    for param in params:
-        if param in ("pk", "id"):
-            before = template.split(f"%({param})s")[0].rstrip("/").rsplit("/", 1)[-1]
-            if before not in walked.pks:
-                pytest.fail(
-                    f"{source}: no {param} for the resource {before!r}; add one to `pks` in "
-                    "the walked fixture of tests/test_visibility_walk.py"
-                )
-            choices.append([walked.pks[before]])
-        elif param in walked.values:
-            choices.append(walked.values[param])
-        else:
-            pytest.fail(
-                f"{source}: no value for the URL parameter {param!r}; add one to `values` in "
-                "the walked fixture of tests/test_visibility_walk.py"
-            )
-    return [dict(zip(params, combination, strict=True)) for combination in product(*choices)]
+def walk_values(walked: Walked) -> Values:
+    where = "`values` in the walked fixture of tests/test_visibility_walk.py"
+    return Values(walked.values, walked.pks, where)
 
 
 def query_values(walked: Walked) -> dict[str, str]:
@@ -317,26 +264,14 @@ def query_values(walked: Walked) -> dict[str, str]:
 
 def urlconf_targets(walked: Walked) -> list[Target]:
     targets = []
-    for regex, written, name in url_patterns():
-        if skipped(written):
-            continue
-        built, params = [], []
-        for template, params in normalize(regex):
-            for values in fill(template, params, walked, written):
-                path = template % values
-                # A value a pattern does not accept (".json" for "codings.json") is not walked.
-                if re.fullmatch(regex, path):
-                    built.append("/" + path)
-        if not built:
-            pytest.fail(f"{written}: none of the values for {params} fit; add one that does")
-        study_url = bool(set(params) & STUDY_PARAMETERS)
-        heavy = name in HEAVY
-        for url in built:
-            targets.append(Target(url, written, study_url, heavy))
-            for query in QUERIES.get(name, []):
-                query = query.format(**query_values(walked))
-                addressed = study_url or name in QUERIED_STUDY_LISTS
-                targets.append(Target(f"{url}?{query}", written, addressed, heavy))
+    for built in urlconf_urls(walk_values(walked)):
+        study_url = bool(set(built.params) & STUDY_PARAMETERS)
+        heavy = built.name in HEAVY
+        targets.append(Target(built.url, built.written, study_url, heavy))
+        for query in QUERIES.get(built.name, []):
+            query = query.format(**query_values(walked))
+            addressed = study_url or built.name in QUERIED_STUDY_LISTS
+            targets.append(Target(f"{built.url}?{query}", built.written, addressed, heavy))
     return targets
 
 
@@ -356,7 +291,7 @@ def schema_targets(walked: Walked) -> list[Target]:
     targets = []
     for path, params in schema_get_paths():
         template = re.sub(r"\{(\w+)\}", r"%(\1)s", path)
-        for values in fill(template, params, walked, f"schema {path}"):
+        for values in fill(template, params, walk_values(walked), f"schema {path}"):
             study_url = bool(set(params) & STUDY_PARAMETERS)
             targets.append(Target(template % values, f"schema {path}", study_url))
     return targets
