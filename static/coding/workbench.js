@@ -899,41 +899,72 @@ let popState = null; // {mode: "apply"|"recode", turn, start, end, coding, retur
 let activeIndex = 0;
 let shown = [];
 
+// A codebook's dimensions ("Concept", "Domain") are its top-level codes that cannot be applied;
+// the list groups the codes under them, in the codebook's order, so that the dimensions never
+// mix. Codes outside any dimension come last, under "Other codes".
+function rootOf(code) {
+  let root = code;
+  while (root.parent && codes.has(root.parent)) root = codes.get(root.parent);
+  return root;
+}
+const topLevel = data.codes.filter((code) => !code.parent).map((code) => code.id);
+const dimensionOf = new Map(
+  codable.map((code) => {
+    const root = rootOf(code);
+    return [code.id, root.id !== code.id && !root.codable ? root : null];
+  }),
+);
+const grouped = Array.from(dimensionOf.values()).some(Boolean);
+
+function codeGroups(list) {
+  const groups = new Map();
+  for (const code of list) {
+    const key = dimensionOf.get(code.id)?.id ?? "other";
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(code);
+  }
+  const order = [...topLevel, "other"];
+  return [...groups.entries()]
+    .sort(([a], [b]) => order.indexOf(a) - order.indexOf(b))
+    .map(([key, members]) => ({ dimension: key === "other" ? null : codes.get(key), members }));
+}
+
 function renderCodeList() {
   const query = filterInput.value.trim().toLocaleLowerCase();
-  shown = codable.filter(
+  const matching = codable.filter(
     (code) =>
       !query ||
       code.name.toLocaleLowerCase().includes(query) ||
       code.path.toLocaleLowerCase().includes(query),
   );
-  if (popState?.mode === "recode") shown = shown.filter((code) => code.id !== popState.coding.code);
+  const groups = codeGroups(
+    popState?.mode === "recode"
+      ? matching.filter((code) => code.id !== popState.coding.code)
+      : matching,
+  );
+  // The arrows walk the options in the order they are shown, group after group.
+  shown = groups.flatMap((group) => group.members);
   activeIndex = Math.min(activeIndex, Math.max(0, shown.length - 1));
   const frag = document.createDocumentFragment();
-  shown.forEach((code, i) => {
-    const li = document.createElement("li");
-    li.id = `wb-opt-${code.id}`;
-    li.setAttribute("role", "option");
-    li.dataset.code = code.id;
-    li.setAttribute("aria-selected", i === activeIndex ? "true" : "false");
-    li.append(swatch(code.colour));
-    const key = document.createElement("kbd");
-    key.className = "wb-key";
-    key.textContent = code.shortcut ? String(code.shortcut) : "";
-    if (!code.shortcut) key.setAttribute("aria-hidden", "true");
-    li.append(key);
-    const name = document.createElement("span");
-    name.className = "wb-opt-name";
-    name.textContent = code.name;
-    li.append(name);
-    if (code.path !== code.name) {
-      const path = document.createElement("span");
-      path.className = "wb-opt-path";
-      path.textContent = code.path.slice(0, code.path.length - code.name.length - 1);
-      li.append(path);
+  for (const group of groups) {
+    let target = frag;
+    if (grouped) {
+      const box = document.createElement("li");
+      box.setAttribute("role", "group");
+      box.className = "wb-group";
+      const head = document.createElement("span");
+      head.className = "wb-group-head";
+      head.id = `wb-group-${group.dimension?.id ?? "other"}`;
+      head.textContent = group.dimension ? group.dimension.name : "Other codes";
+      box.setAttribute("aria-labelledby", head.id);
+      const list = document.createElement("ul");
+      list.setAttribute("role", "none");
+      box.append(head, list);
+      frag.append(box);
+      target = list;
     }
-    frag.append(li);
-  });
+    for (const code of group.members) target.append(codeOption(code, group.dimension));
+  }
   if (!shown.length) {
     const li = document.createElement("li");
     li.className = "wb-none";
@@ -942,6 +973,34 @@ function renderCodeList() {
   }
   codeList.replaceChildren(frag);
   moveActive(0);
+}
+
+function codeOption(code, dimension) {
+  const li = document.createElement("li");
+  li.id = `wb-opt-${code.id}`;
+  li.setAttribute("role", "option");
+  li.dataset.code = code.id;
+  li.setAttribute("aria-selected", "false");
+  li.append(swatch(code.colour));
+  const key = document.createElement("kbd");
+  key.className = "wb-key";
+  key.textContent = code.shortcut ? String(code.shortcut) : "";
+  if (!code.shortcut) key.setAttribute("aria-hidden", "true");
+  li.append(key);
+  const name = document.createElement("span");
+  name.className = "wb-opt-name";
+  name.textContent = code.name;
+  li.append(name);
+  // Where the code sits, below its group's heading (which already names the dimension).
+  let where = code.path.slice(0, Math.max(0, code.path.length - code.name.length - 1));
+  if (dimension) where = where.slice(dimension.name.length + 1);
+  if (where) {
+    const path = document.createElement("span");
+    path.className = "wb-opt-path";
+    path.textContent = where;
+    li.append(path);
+  }
+  return li;
 }
 
 function moveActive(delta) {
