@@ -512,6 +512,19 @@ def _resolve_columns(table: Table, filename: str) -> tuple[dict[str, str], list[
     return roles, variables
 
 
+def store_value(
+    participant: Participant, variable: Variable, value: str, number: float | None
+) -> None:
+    """A participant's value of a variable (with its number, for a number variable); an empty
+    value removes it. The roster import and the participant's page both write through here."""
+    if value:
+        ParticipantValue.objects.update_or_create(
+            participant=participant, variable=variable, defaults={"value": value, "number": number}
+        )
+    else:
+        ParticipantValue.objects.filter(participant=participant, variable=variable).delete()
+
+
 def plan_roster(*, study: Study, filename: str, data: bytes) -> RosterPlan:
     """Read and check a roster completely, writing nothing. Every problem is a FileRejected
     naming the row and the column."""
@@ -748,16 +761,7 @@ def apply_roster(*, study: Study, plan: RosterPlan, language: str | None = None)
             for header, value in entry["values"].items():
                 variable = variables[header]
                 number = parse_number(value) if variable.kind == Variable.Kind.NUMBER else None
-                if value:
-                    ParticipantValue.objects.update_or_create(
-                        participant=participant,
-                        variable=variable,
-                        defaults={"value": value, "number": number},
-                    )
-                else:
-                    ParticipantValue.objects.filter(
-                        participant=participant, variable=variable
-                    ).delete()
+                store_value(participant, variable, value, number)
     return plan
 
 
@@ -1051,12 +1055,5 @@ def update_participant(
             )[:500]
             participant.save(update_fields=["aliases"])
         for variable, (value, number) in cleaned.items():
-            if value:
-                ParticipantValue.objects.update_or_create(
-                    participant=participant,
-                    variable=variable,
-                    defaults={"value": value, "number": number},
-                )
-            else:
-                ParticipantValue.objects.filter(participant=participant, variable=variable).delete()
+            store_value(participant, variable, value, number)
     return participant
