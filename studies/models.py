@@ -300,7 +300,7 @@ class Document(models.Model):
     def attached_objects(self) -> dict[str, int]:
         """Counts of everything that points into this document's text by offsets (codings,
         suggestion decisions, whatever later features add), its own turns and sentences
-        aside. Non-empty means the text is frozen."""
+        aside, by name ("1 coding", "3 codings"). Non-empty means the text is frozen."""
         counts: dict[str, int] = {}
         for relation in self._meta.related_objects:
             model = relation.related_model
@@ -311,7 +311,8 @@ class Document(models.Model):
                 continue
             n = model._default_manager.filter(**{relation.field.name: self}).count()
             if n:
-                counts[str(model._meta.verbose_name_plural)] = n
+                meta = model._meta
+                counts[str(meta.verbose_name if n == 1 else meta.verbose_name_plural)] = n
         return counts
 
 

@@ -220,10 +220,11 @@ def preview_transcript(
         else:
             attached = existing.attached_objects()
             if attached:
-                what = ", ".join(f"{n} {name}" for name, n in attached.items())
+                what = ", ".join(f"{n:,} {name}" for name, n in attached.items())
+                verb = "refers" if sum(attached.values()) == 1 else "refer"
                 preview.status = "refused"
                 preview.reason = (
-                    f"'{title}' already exists and {what} refer to its text, so it cannot be "
+                    f"'{title}' already exists and {what} {verb} to its text, so it cannot be "
                     "replaced; import the new version under another title"
                 )
             else:

@@ -162,3 +162,15 @@ def test_apply_codings_keeps_existing_codings_once_and_says_which(
     assert [c.pk for c in again.existing] == [first.created[0].pk]
     assert [(c.start, c.end) for c in again.created] == [(6, 9)]
     assert Coding.objects.count() == 2
+
+
+def test_a_transcript_with_one_coding_cannot_be_replaced_and_says_so_in_the_singular(
+    roster_study: Study, people: dict[str, User]
+) -> None:
+    from studies.importers import FileRejected
+
+    document = fi_document(roster_study)
+    code = Code.objects.create(study=roster_study, name="negotiability")
+    apply_codings(user=people["bob"], spans=[CodingSpan(document.pk, code.pk, 0, 5)])
+    with pytest.raises(FileRejected, match="and 1 coding refers to its text, so it cannot be"):
+        fi_document(roster_study, text=FI_TXT + "Aino: Vielä yksi asia.\n")

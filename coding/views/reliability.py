@@ -45,6 +45,7 @@ from coding.reliability import (
 from studies.access import get_document_for_user, get_study_for_user
 from studies.models import Document, Membership, Study, Turn
 from studies.spans import SpanIndex
+from studies.wording import plural
 
 User = get_user_model()
 OWNER = Membership.Role.OWNER
@@ -231,10 +232,9 @@ def rounds(request: HttpRequest, slug: str) -> HttpResponse:
                 count = agreement_round.documents.count()
                 messages.success(
                     request,
-                    f"Round “{agreement_round.name}” started: {count} document"
-                    f"{'' if count == 1 else 's'} assigned to "
-                    f"{agreement_round.coders.count()} coders; blind coding is on until you "
-                    "close it.",
+                    f"Round “{agreement_round.name}” started: {plural(count, 'document')} "
+                    f"assigned to {plural(agreement_round.coders.count(), 'coder')}; blind "
+                    "coding is on until you close it.",
                 )
                 return redirect("coding:rounds", slug=study.slug)
     elif study.user_role == OWNER:
