@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "studies",
+    "surveys",
     "coding",
     "exports",
 ]

@@ -8,7 +8,7 @@ from django.test import Client
 def db_snapshot() -> dict[str, list[tuple]]:
     """Every row of every study-data table, to show that a refused import wrote nothing."""
     snapshot = {}
-    for label in ("studies", "coding", "exports"):
+    for label in ("studies", "surveys", "coding", "exports"):
         for model in apps.get_app_config(label).get_models():
             if model._meta.model_name == "pendingimport":
                 continue
