@@ -47,4 +47,5 @@ urlpatterns = [
     path("", include("coding.urls")),
     path("", include("exports.urls")),
     path("", include("studies.urls")),
+    path("", include("surveys.urls")),
 ]

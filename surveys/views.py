@@ -1,0 +1,371 @@
+"""The respondent's pages: a participant answers a survey through their private link.
+
+No login: the invitation's token is the credential, so the pages show the survey and nothing
+else of the study. Answers are saved page by page as a draft; the link resumes where it left
+off, and once the response is submitted it cannot be changed through the link.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.http import urlencode
+from django.utils.translation import get_language_info
+
+from surveys import forms
+from surveys.logic import visible
+from surveys.models import OTHER, Answer, Invitation, Page, Question, Response, Survey
+
+# A respondent posts once per page; far more than that from one link is a script.
+RATE_LIMIT = 60
+RATE_WINDOW = 10 * 60  # seconds
+
+Answers = dict[tuple[str, str], str]  # (question code, item) -> value
+
+
+@dataclass
+class Sheet:
+    """One page as the respondent sees it: a Page, or the questions that have none."""
+
+    page: Page | None
+    questions: list[Question]
+
+
+def get_invitation(token: str) -> Invitation:
+    return get_object_or_404(Invitation.objects.select_related("survey"), token=token)
+
+
+def sheets_of(survey: Survey) -> list[Sheet]:
+    questions = list(
+        survey.questions.select_related("page").prefetch_related(
+            "translations", "options__translations"
+        )
+    )
+    sheets = [
+        Sheet(page, [q for q in questions if q.page_id == page.pk])
+        for page in survey.pages.prefetch_related("translations")
+    ]
+    sheets = [sheet for sheet in sheets if sheet.questions]
+    loose = [q for q in questions if q.page_id is None]
+    if loose:
+        sheets.append(Sheet(None, loose))
+    return sheets
+
+
+def for_logic(answers: Answers) -> dict[str, str]:
+    """The answers as display logic reads them: one string per question code."""
+    found: dict[str, list[str]] = {}
+    for (code, item), value in sorted(answers.items()):
+        if item != OTHER:
+            found.setdefault(code, []).append(value)
+    return {code: " ".join(values) for code, values in found.items()}
+
+
+def is_shown(sheet: Sheet, answers: Answers) -> bool:
+    logic = for_logic(answers)
+    if sheet.page is not None and not visible(sheet.page, logic):
+        return False
+    return any(visible(q, logic) for q in sheet.questions)
+
+
+def without_hidden(sheets: list[Sheet], answers: Answers) -> Answers:
+    """The answers less those of questions their conditions now hide; repeated, since a removed
+    answer can hide a later question in turn."""
+    questions = [q for sheet in sheets for q in sheet.questions]
+    while True:
+        logic = for_logic(answers)
+        hidden = {q.code for q in questions if not visible(q, logic)}
+        kept = {key: value for key, value in answers.items() if key[0] not in hidden}
+        if kept == answers:
+            return kept
+        answers = kept
+
+
+def choose_language(
+    request: HttpRequest, survey: Survey, invitation: Invitation, response: Response | None
+) -> str:
+    offered = survey.language_list
+    for wanted in (
+        request.GET.get("lang", ""),
+        response.language if response else "",
+        invitation.language,
+    ):
+        if wanted in offered:
+            return wanted
+    return survey.language
+
+
+def language_name(code: str) -> str:
+    try:
+        return get_language_info(code)["name_local"]
+    except KeyError:
+        return code
+
+
+class Texts:
+    """A page's, question's or option's text in the respondent's language, falling back to the
+    language the survey is written in."""
+
+    def __init__(self, language: str, survey: Survey) -> None:
+        self.language = language if language != survey.language else ""
+
+    def pick(self, item: object, text: str, help_text: str = "") -> tuple[str, str]:
+        if self.language:
+            for translation in item.translations.all():
+                if translation.language == self.language:
+                    return translation.text or text, translation.help_text or help_text
+        return text, help_text
+
+    def label(self, item: object) -> str:
+        if isinstance(item, Page):
+            return self.pick(item, item.title)[0]
+        return self.pick(item, item.label)[0]
+
+
+def shown_question(
+    question: Question, answers: Answers, texts: Texts, error: str, say: dict[str, str]
+) -> dict:
+    """What the template needs to draw one question with the answers given so far."""
+    label, help_text = texts.pick(question, question.label, question.help_text)
+    value = answers.get((question.code, ""), "")
+    options = forms.choices(question)
+    if options:
+        choices = [(o.code, texts.label(o)) for o in options]
+    else:
+        choices = [(code, code) for code in forms.choice_codes(question)]
+    item = {
+        "question": question,
+        "code": question.code,
+        "kind": question.kind,
+        "label": label,
+        "help_text": help_text,
+        "required": question.required,
+        "error": error,
+        "name": forms.field_name(question),
+        "value": value,
+    }
+    picked = set(value.split())
+    item["choices"] = [(code, text, code in picked) for code, text in choices]
+    if question.kind == Question.Kind.MULTIPLE and question.allows_other:
+        item["other_name"] = forms.field_name(question, "other")
+        item["other_value"] = answers.get((question.code, OTHER), "")
+        item["other_label"] = say["other"]
+    if question.kind == Question.Kind.RANKING:
+        ranked = value.split()
+        item["ranks"] = [
+            {
+                "label": say["rank"].format(n=n),
+                "name": forms.field_name(question, f"rank{n}"),
+                "choices": [
+                    (code, text, n <= len(ranked) and ranked[n - 1] == code)
+                    for code, text in choices
+                ],
+            }
+            for n in range(1, len(choices) + 1)
+        ]
+    if question.kind == Question.Kind.MATRIX:
+        item["rows"] = [
+            {
+                "code": row.code,
+                "label": texts.label(row),
+                "name": forms.field_name(question, row.code),
+                "choices": [
+                    (code, text, answers.get((question.code, row.code)) == code)
+                    for code, text in choices
+                ],
+            }
+            for row in forms.rows(question)
+        ]
+    return item
+
+
+def message(request: HttpRequest, context: dict, *keys: str, status: int = 200) -> HttpResponse:
+    say = context["say"]
+    lines = [say.get(key, key) for key in keys]
+    return render(
+        request,
+        "surveys/message.html",
+        {**context, "heading": lines[0], "lines": lines[1:]},
+        status=status,
+    )
+
+
+def respond(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = get_invitation(token)
+    survey = invitation.survey
+    response = Response.objects.filter(survey=survey, participant=invitation.participant).first()
+    language = choose_language(request, survey, invitation, response)
+    say = forms.words(language)
+    context = {
+        "survey": survey,
+        "language": language,
+        "say": say,
+        "title": survey.title,
+        "languages": [
+            (code, language_name(code)) for code in survey.language_list if code != language
+        ],
+    }
+    refused = 403 if request.method == "POST" else 200
+    if response is not None and response.is_submitted:
+        return message(request, context, "received", "received_detail", status=refused)
+    now = timezone.now()
+    if survey.opens_at and now < survey.opens_at:
+        opens = say["opens"].format(date=date_format(survey.opens_at, "DATE_FORMAT"))
+        return message(request, context, "not_open", opens, status=refused)
+    if survey.closes_at and now >= survey.closes_at:
+        return message(request, context, "closed", "closed_detail", status=refused)
+
+    sheets = sheets_of(survey)
+    answers: Answers = {}
+    if response is not None:
+        answers = {
+            (a.question.code, a.item): a.value for a in response.answers.select_related("question")
+        }
+    texts = Texts(language, survey)
+    errors: dict[str, str] = {}
+
+    if request.method == "POST":
+        if over_the_limit(token):
+            return message(request, context, "too_many", status=429)
+        index = clamp(request.POST.get("page", ""), len(sheets))
+        action = request.POST.get("action", "next")
+        answers, errors = read_page(sheets, index, answers, request, language)
+        if errors and action != "back":
+            return draw(request, context, sheets, index, answers, errors, texts)
+        for code in errors:  # going back keeps only what was valid
+            answers = {key: value for key, value in answers.items() if key[0] != code}
+        answers = without_hidden(sheets, answers)
+        if action == "back":
+            earlier = [i for i in range(index) if is_shown(sheets[i], answers)]
+            target, submit = (earlier[-1] if earlier else index), False
+        else:
+            later = [i for i in range(index + 1, len(sheets)) if is_shown(sheets[i], answers)]
+            target, submit = (later[0] if later else index), not later
+        if not save(invitation, language, answers, target, submit, sheets):
+            return message(request, context, "received", "received_detail", status=403)
+        query = f"?{urlencode({'lang': language})}" if language != survey.language else ""
+        return redirect(request.path + query)
+
+    index = response.page if response is not None else 0
+    index = min(index, max(len(sheets) - 1, 0))
+    following = [i for i in range(index, len(sheets)) if is_shown(sheets[i], answers)]
+    earlier = [i for i in range(index) if is_shown(sheets[i], answers)]
+    index = following[0] if following else (earlier[-1] if earlier else 0)
+    return draw(request, context, sheets, index, answers, errors, texts)
+
+
+def over_the_limit(token: str) -> bool:
+    key = f"surveys:posts:{token}"
+    cache.add(key, 0, RATE_WINDOW)
+    try:
+        return cache.incr(key) > RATE_LIMIT
+    except ValueError:  # expired between the two calls
+        cache.set(key, 1, RATE_WINDOW)
+        return False
+
+
+def clamp(text: str, count: int) -> int:
+    try:
+        return min(max(int(text), 0), max(count - 1, 0))
+    except ValueError:
+        return 0
+
+
+def read_page(
+    sheets: list[Sheet], index: int, answers: Answers, request: HttpRequest, language: str
+) -> tuple[Answers, dict[str, str]]:
+    """The answers with this page's replaced by what was posted, and the errors by code. Each
+    question is judged with the answers above it, so a condition on an earlier question of
+    the same page holds as the respondent answered it."""
+    if not sheets:
+        return answers, {}
+    sheet = sheets[index]
+    codes = {q.code for q in sheet.questions}
+    merged = {key: value for key, value in answers.items() if key[0] not in codes}
+    errors = {}
+    for question in sheet.questions:
+        if not visible(question, for_logic(merged)):
+            continue
+        read = forms.read(question, request.POST, language)
+        merged.update({(question.code, item): value for item, value in read.values.items()})
+        if read.error:
+            errors[question.code] = read.error
+    return merged, errors
+
+
+def save(
+    invitation: Invitation,
+    language: str,
+    answers: Answers,
+    page: int,
+    submit: bool,
+    sheets: Iterable[Sheet],
+) -> bool:
+    """Store the draft (or the submitted response); False if it was submitted meanwhile."""
+    by_code = {q.code: q for sheet in sheets for q in sheet.questions}
+    with transaction.atomic():
+        response, _created = Response.objects.select_for_update().get_or_create(
+            survey=invitation.survey,
+            participant=invitation.participant,
+            defaults={"invitation": invitation, "source": "link"},
+        )
+        if response.is_submitted:
+            return False
+        response.answers.all().delete()
+        Answer.objects.bulk_create(
+            Answer(response=response, question=by_code[code], item=item, value=value)
+            for (code, item), value in answers.items()
+            if code in by_code
+        )
+        response.language = language
+        response.page = page
+        if submit:
+            response.submitted_at = timezone.now()
+        response.save()
+    return True
+
+
+def draw(
+    request: HttpRequest,
+    context: dict,
+    sheets: list[Sheet],
+    index: int,
+    answers: Answers,
+    errors: dict[str, str],
+    texts: Texts,
+) -> HttpResponse:
+    say = context["say"]
+    shown = [i for i, sheet in enumerate(sheets) if i == index or is_shown(sheet, answers)]
+    questions = []
+    if sheets:
+        logic = for_logic(answers)
+        questions = [
+            shown_question(q, answers, texts, errors.get(q.code, ""), say)
+            for q in sheets[index].questions
+            if visible(q, logic)
+        ]
+    page = sheets[index].page if sheets else None
+    position = shown.index(index) + 1 if sheets else 1
+    return render(
+        request,
+        "surveys/respond.html",
+        {
+            **context,
+            "description": context["survey"].description if position == 1 else "",
+            "page_title": texts.label(page) if page is not None else "",
+            "questions": questions,
+            "index": index,
+            "errors": errors,
+            "progress": say["page_of"].format(n=position, total=len(shown)),
+            "first": position == 1,
+            "last": position == len(shown),
+        },
+        status=200,
+    )
