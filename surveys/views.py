@@ -290,8 +290,14 @@ def read_page(
     codes = {q.code for q in sheet.questions}
     merged = {key: value for key, value in answers.items() if key[0] not in codes}
     errors = {}
+    seen = set(request.POST.get("shown", "").split())
     for question in sheet.questions:
         if not visible(question, for_logic(merged)):
+            continue
+        if question.code not in seen:
+            # An answer on this page showed it: the respondent has not seen it yet, so the
+            # page comes back with it, without calling that a mistake.
+            errors[question.code] = ""
             continue
         read = forms.read(question, request.POST, language)
         merged.update({(question.code, item): value for item, value in read.values.items()})
@@ -362,7 +368,9 @@ def draw(
             "page_title": texts.label(page) if page is not None else "",
             "questions": questions,
             "index": index,
-            "errors": errors,
+            "mistakes": any(errors.values()),
+            "appeared": any(not error for error in errors.values()),
+            "shown": " ".join(q["code"] for q in questions),
             "progress": say["page_of"].format(n=position, total=len(shown)),
             "first": position == 1,
             "last": position == len(shown),

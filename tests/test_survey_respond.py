@@ -114,6 +114,15 @@ def link(invitation: Invitation, lang: str = "") -> str:
     return f"/s/{invitation.token}/" + (f"?lang={lang}" if lang else "")
 
 
+EVERY_CODE = "consent age domains why_hiring trust rank grid when notes"
+
+
+def send(client: Client, url: str, data: dict) -> object:
+    """A page's form as the browser posts it: the questions it showed (here: all of them, so
+    that each is judged as seen) and the answers."""
+    return client.post(url, {"shown": EVERY_CODE, **data})
+
+
 def answers(invitation: Invitation) -> dict[str, str]:
     response = Response.objects.get(invitation=invitation)
     return {
@@ -137,32 +146,45 @@ def roster_note(invitation: Invitation) -> str:
 
 
 def test_it_saves_a_draft_and_resumes_it(client: Client, invitation: Invitation) -> None:
-    done = client.post(link(invitation), {"page": "0", "consent": "", "q-consent": "yes"})
+    done = send(client, link(invitation), {"page": "0", "consent": "", "q-consent": "yes"})
     # Consent shows the age question on the same page: it is now required.
     assert done.status_code == 200
     assert "Please answer this question." in done.content.decode()
-    done = client.post(link(invitation), {"page": "0", "q-consent": "yes", "q-age": "40"})
+    done = send(client, link(invitation), {"page": "0", "q-consent": "yes", "q-age": "40"})
     assert done.status_code == 302
     assert answers(invitation) == {"consent": "yes", "age": "40"}
     response = Response.objects.get(invitation=invitation)
     assert response.page == 1 and response.submitted_at is None
     again = client.get(link(invitation)).content.decode()
     assert "Your views" in again and "Which decisions concern you?" in again
-    back = client.post(link(invitation), {"page": "1", "action": "back"})
+    back = send(client, link(invitation), {"page": "1", "action": "back"})
     assert back.status_code == 302
     first = client.get(link(invitation)).content.decode()
     assert 'value="40"' in first and 'value="yes" checked' in first
 
 
+def test_a_question_that_appears_comes_back_without_an_error(
+    client: Client, invitation: Invitation
+) -> None:
+    page = client.post(link(invitation), {"page": "0", "shown": "consent", "q-consent": "yes"})
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "How old are you?" in text and "added questions to this page" in text
+    assert "Please answer this question." not in text
+    assert 'name="shown" value="consent age"' in text
+    assert not Response.objects.exists()
+
+
 def test_a_hidden_question_is_not_required_and_its_stale_answer_is_removed(
     client: Client, invitation: Invitation
 ) -> None:
-    client.post(link(invitation), {"page": "0", "q-consent": "yes", "q-age": "40"})
-    page = client.post(
-        link(invitation), {"page": "1", "q-domains": ["hiring", "justice"], "q-trust": "4"}
+    send(client, link(invitation), {"page": "0", "q-consent": "yes", "q-age": "40"})
+    page = send(
+        client, link(invitation), {"page": "1", "q-domains": ["hiring", "justice"], "q-trust": "4"}
     )
     assert "Please answer this question." in page.content.decode()  # why_hiring
-    client.post(
+    send(
+        client,
         link(invitation),
         {
             "page": "1",
@@ -175,10 +197,10 @@ def test_a_hidden_question_is_not_required_and_its_stale_answer_is_removed(
     assert answers(invitation)["why_hiring"] == "Bias"
     assert answers(invitation)["domains._other"] == "Lending"
     # Going back and withdrawing consent hides the age question: its answer goes.
-    client.post(link(invitation), {"page": "0", "q-consent": "no"})
+    send(client, link(invitation), {"page": "0", "q-consent": "no"})
     assert "age" not in answers(invitation)
     # Dropping hiring hides the follow-up, which is no longer required and loses its answer.
-    done = client.post(link(invitation), {"page": "1", "q-domains": ["medicine"], "q-trust": "2"})
+    done = send(client, link(invitation), {"page": "1", "q-domains": ["medicine"], "q-trust": "2"})
     assert done.status_code == 302
     assert "why_hiring" not in answers(invitation)
     assert answers(invitation)["domains"] == "medicine"
@@ -196,16 +218,17 @@ def test_a_hidden_question_is_not_required_and_its_stale_answer_is_removed(
 def test_it_explains_what_is_wrong_beside_the_question(
     client: Client, invitation: Invitation, data: dict, message: str
 ) -> None:
-    page = client.post(link(invitation), {"page": "0", **data})
+    page = send(client, link(invitation), {"page": "0", **data})
     assert page.status_code == 200
     assert message in page.content.decode()
     assert not Response.objects.filter(invitation=invitation).exists()
 
 
 def test_it_checks_dates_rankings_and_matrices(client: Client, invitation: Invitation) -> None:
-    client.post(link(invitation), {"page": "0", "q-consent": "no"})
-    client.post(link(invitation), {"page": "1", "q-trust": "3"})
-    page = client.post(
+    send(client, link(invitation), {"page": "0", "q-consent": "no"})
+    send(client, link(invitation), {"page": "1", "q-trust": "3"})
+    page = send(
+        client,
         link(invitation),
         {
             "page": "2",
@@ -218,7 +241,8 @@ def test_it_checks_dates_rankings_and_matrices(client: Client, invitation: Invit
     assert "Please enter a date (year-month-day)." in page
     assert "Please give each place to one option only." in page
     assert "Please choose one of the options." in page
-    done = client.post(
+    done = send(
+        client,
         link(invitation),
         {
             "page": "2",
@@ -248,13 +272,13 @@ def test_it_speaks_the_language_asked_for(client: Client, invitation: Invitation
     assert '<html lang="de">' in page
     assert "Über Sie" in page and "Dürfen wir Ihre Antworten verwenden?" in page
     assert "Weiter" in page and ">English<" in page
-    error = client.post(link(invitation, "de"), {"page": "0"}).content.decode()
+    error = send(client, link(invitation, "de"), {"page": "0"}).content.decode()
     assert "Bitte beantworten Sie diese Frage." in error
     # A language the survey does not offer falls back to the survey's own.
     assert "About you" in client.get(link(invitation, "xx")).content.decode()
     # Untranslated texts fall back to English; the draft remembers the language.
-    client.post(link(invitation, "de"), {"page": "0", "q-consent": "ja"})
-    client.post(link(invitation, "de"), {"page": "0", "q-consent": "no"})
+    send(client, link(invitation, "de"), {"page": "0", "q-consent": "ja"})
+    send(client, link(invitation, "de"), {"page": "0", "q-consent": "no"})
     later = client.get(link(invitation)).content.decode()
     assert "Ihre Ansichten" in later and "Which decisions concern you?" in later
 
@@ -262,14 +286,14 @@ def test_it_speaks_the_language_asked_for(client: Client, invitation: Invitation
 def test_a_submitted_response_cannot_be_changed_through_the_link(
     client: Client, invitation: Invitation
 ) -> None:
-    client.post(link(invitation), {"page": "0", "q-consent": "no"})
-    client.post(link(invitation), {"page": "1", "q-trust": "3"})
-    client.post(link(invitation), {"page": "2"})
+    send(client, link(invitation), {"page": "0", "q-consent": "no"})
+    send(client, link(invitation), {"page": "1", "q-trust": "3"})
+    send(client, link(invitation), {"page": "2"})
     assert Response.objects.get(invitation=invitation).is_submitted
     page = client.get(link(invitation))
     assert "your answers were received" in page.content.decode()
     assert "<form" not in page.content.decode()
-    refused = client.post(link(invitation), {"page": "1", "q-trust": "5"})
+    refused = send(client, link(invitation), {"page": "1", "q-trust": "5"})
     assert refused.status_code == 403
     assert answers(invitation)["trust"] == "3"
 
@@ -280,7 +304,7 @@ def test_a_closed_or_unopened_survey_says_so(client: Client, invitation: Invitat
     survey.save()
     page = client.get(link(invitation)).content.decode()
     assert "This survey is closed." in page and "<form" not in page
-    assert client.post(link(invitation), {"page": "0", "q-consent": "no"}).status_code == 403
+    assert send(client, link(invitation), {"page": "0", "q-consent": "no"}).status_code == 403
     survey.closes_at = None
     survey.opens_at = timezone.now() + datetime.timedelta(days=3)
     survey.save()
@@ -299,14 +323,14 @@ def test_an_unknown_token_is_a_plain_404(client: Client, invitation: Invitation)
 
 def test_it_needs_the_csrf_token(invitation: Invitation) -> None:
     strict = Client(enforce_csrf_checks=True)
-    assert strict.post(link(invitation), {"page": "0", "q-consent": "no"}).status_code == 403
+    assert send(strict, link(invitation), {"page": "0", "q-consent": "no"}).status_code == 403
     assert not Response.objects.exists()
 
 
 def test_it_limits_posts_per_link(client: Client, invitation: Invitation) -> None:
     for _ in range(60):
-        client.post(link(invitation), {"page": "0"})
-    page = client.post(link(invitation), {"page": "0", "q-consent": "no"})
+        send(client, link(invitation), {"page": "0"})
+    page = send(client, link(invitation), {"page": "0", "q-consent": "no"})
     assert page.status_code == 429
     assert "Too many attempts" in page.content.decode()
     assert not Response.objects.exists()
@@ -315,7 +339,7 @@ def test_it_limits_posts_per_link(client: Client, invitation: Invitation) -> Non
 def test_one_participants_link_never_shows_anothers_answers(
     client: Client, invitation: Invitation, roster_study: Study
 ) -> None:
-    client.post(link(invitation), {"page": "0", "q-consent": "yes", "q-age": "77"})
+    send(client, link(invitation), {"page": "0", "q-consent": "yes", "q-age": "77"})
     other = Invitation.objects.create(
         survey=invitation.survey, participant=Participant.objects.get(code="P02")
     )

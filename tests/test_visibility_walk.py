@@ -49,6 +49,8 @@ from studies.models import (
 )
 from studies.recordings import attach_recording
 from studies.services import import_transcripts
+from surveys.models import Invitation as SurveyInvitation
+from surveys.models import Question, Survey
 from tests.test_recordings import wav_bytes
 from tests.urlwalk import Values, fill, urlconf_urls
 
@@ -161,10 +163,17 @@ def walked(roster_study: Study, people: dict[str, User]) -> Walked:
     invitation = MemberInvitation.objects.create(
         study=study, email="dora@example.org", role="coder", invited_by=alice
     )
+    # A participant's private link to a survey: public by design too (the token is the
+    # credential); it shows the survey's questions and nothing else of the study.
+    survey = Survey.objects.create(study=study, slug="walk", title="Walked survey")
+    Question.objects.create(survey=survey, code="q1", kind="text", label="Your view?")
+    survey_link = SurveyInvitation.objects.create(
+        survey=survey, participant=study.participants.get(code="P02")
+    )
     values = {
         "slug": [study.slug],
         "invitation_id": [str(invitation.pk)],
-        "token": [invitations.token_for(invitation), "1:tampered:link"],
+        "token": [invitations.token_for(invitation), "1:tampered:link", survey_link.token],
         # Django's password reset link: the user's id in base 64 (with "token" above).
         "uidb64": ["MQ"],
         "document_id": [str(document.pk)],
