@@ -51,6 +51,12 @@ def test_a_participant_answers_on_a_phone_in_german(
     page.get_by_role("button", name="Weiter").click()
     expect(page.get_by_role("heading", name="Ihre Ansichten")).to_be_visible()
 
+    # The same page on a laptop: it fits and reads as well.
+    for width in (1024, 1280):
+        page.set_viewport_size({"width": width, "height": 800})
+        no_sideways_scroll(page)
+    page.set_viewport_size({"width": 360, "height": 740})
+
     # The draft is saved: the same link opens where the participant left off, in German.
     page.goto(link)
     expect(page.get_by_role("heading", name="Ihre Ansichten")).to_be_visible()
@@ -70,6 +76,9 @@ def test_a_participant_answers_on_a_phone_in_german(
     page.get_by_label("High, Speed").check()
     page.get_by_label("Low, Fairness").check()
     page.get_by_label("Anything else?").fill("Danke")
+    for width in (1024, 360):
+        page.set_viewport_size({"width": width, "height": 740})
+        no_sideways_scroll(page)
     page.get_by_role("button", name="Absenden").click()
     expect(page.get_by_text("Vielen Dank: Ihre Antworten sind eingegangen.")).to_be_visible()
 
