@@ -32,6 +32,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from studies.importers import FileRejected
+from studies.importers.tables import open_workbook
 from studies.importers.zipsafety import check_zip_package
 from studies.models import BCP47_RE, Study
 from surveys.models import Option, Page, Question, Survey, Translation
@@ -201,21 +202,13 @@ class _Reader:
         self.study = study
         self.filename = filename
         self.warnings: list[str] = []
-        from openpyxl import load_workbook
-
-        try:
-            workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many kinds on a damaged workbook
-            raise XLSFormRejected(
-                f"is not a readable Excel .xlsx workbook ({exc})", filename=filename
-            ) from None
-        try:
+        with open_workbook(
+            data, filename, max_unzipped_bytes=MAX_UNZIPPED_BYTES, max_ratio=MAX_RATIO
+        ) as workbook:
             self.raw = {
                 ws.title.strip().lower(): [list(r) for r in ws.iter_rows(values_only=True)]
                 for ws in workbook.worksheets
             }
-        finally:
-            workbook.close()
         if "survey" not in self.raw:
             raise XLSFormRejected("has no 'survey' sheet", filename=filename)
         self.settings = self._settings()

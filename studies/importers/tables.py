@@ -10,7 +10,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from . import (
     DEFAULT_MAX_RATIO,
@@ -140,9 +141,12 @@ def _sniff_delimiter(text: str) -> str:
     return max(_DELIMITERS, key=lambda delimiter: counts[delimiter])
 
 
-def _xlsx_records(
+@contextmanager
+def open_workbook(
     data: bytes, filename: str, *, max_unzipped_bytes: int, max_ratio: int
-) -> list[tuple[int, list[str]]]:
+) -> Iterator[object]:
+    """An .xlsx file as an openpyxl read-only workbook, after the zip-bomb checks, closed when
+    done; a damaged file is a FileRejected naming it. Every workbook importer opens here."""
     check_zip_package(
         data,
         filename,
@@ -161,6 +165,17 @@ def _xlsx_records(
             f"is not a readable Excel .xlsx workbook ({exc})", filename=filename
         ) from None
     try:
+        yield workbook
+    finally:
+        workbook.close()
+
+
+def _xlsx_records(
+    data: bytes, filename: str, *, max_unzipped_bytes: int, max_ratio: int
+) -> list[tuple[int, list[str]]]:
+    with open_workbook(
+        data, filename, max_unzipped_bytes=max_unzipped_bytes, max_ratio=max_ratio
+    ) as workbook:
         if not workbook.worksheets:
             raise FileRejected("is empty", filename=filename)
         sheet = workbook.worksheets[0]
@@ -177,8 +192,6 @@ def _xlsx_records(
                 line=len(records) + 1,
             ) from None
         return records
-    finally:
-        workbook.close()
 
 
 def _cell_text(value: object) -> str:
