@@ -472,7 +472,7 @@ def side_by_side(request: HttpRequest, slug: str, document_id: int) -> HttpRespo
     all_codes = list(Code.objects.filter(study=study).order_by("order", "name"))
     paths = code_paths(all_codes)
     for code in all_codes:
-        # Computed once from the list (Code.path costs a query per level); the template shows it.
+        # Computed once from the list (Code.path reads the whole codebook each time).
         code.path_label = paths[code.pk]
     codes = {code.pk: code for code in all_codes}
     code_param = request.GET.get("code", "")
