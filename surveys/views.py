@@ -197,8 +197,8 @@ def message(request: HttpRequest, context: dict, *keys: str, status: int = 200) 
     )
 
 
-def respond(request: HttpRequest, token: str) -> HttpResponse:
-    invitation = get_invitation(token)
+def respond(request: HttpRequest, link: str) -> HttpResponse:
+    invitation = get_invitation(link)
     survey = invitation.survey
     response = Response.objects.filter(survey=survey, participant=invitation.participant).first()
     language = choose_language(request, survey, invitation, response)
@@ -232,7 +232,7 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
     errors: dict[str, str] = {}
 
     if request.method == "POST":
-        if over_the_limit(token):
+        if over_the_limit(link):
             return message(request, context, "too_many", status=429)
         index = clamp(request.POST.get("page", ""), len(sheets))
         action = request.POST.get("action", "next")

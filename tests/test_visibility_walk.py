@@ -173,7 +173,8 @@ def walked(roster_study: Study, people: dict[str, User]) -> Walked:
     values = {
         "slug": [study.slug],
         "invitation_id": [str(invitation.pk)],
-        "token": [invitations.token_for(invitation), "1:tampered:link", survey_link.token],
+        "token": [invitations.token_for(invitation), "1:tampered:link"],
+        "link": [survey_link.token, "not-a-link"],
         # Django's password reset link: the user's id in base 64 (with "token" above).
         "uidb64": ["MQ"],
         "document_id": [str(document.pk)],

@@ -26,6 +26,8 @@ from coding.models import Assignment, Coding, Memo
 from studies import invitations
 from studies.models import APIToken, MemberInvitation, Membership, PendingImport, Study
 from studies.recordings import attach_recording
+from surveys.models import Invitation as SurveyInvitation
+from surveys.models import Question, Survey
 from tests.e2e.conftest import log_in
 from tests.test_recordings import wav_bytes
 from tests.urlwalk import Values, urlconf_urls
@@ -183,6 +185,16 @@ def site(transactional_db: None, media_root: object) -> Site:
         study=study, email="dora@example.org", role="coder", invited_by=alice
     )
     code = study.codes.filter(codable=True).order_by("pk").first()
+    # A participant's private link to a survey (the respondent's pages).
+    survey, _ = Survey.objects.get_or_create(
+        study=study, slug="layout", defaults={"title": "Before the workshop"}
+    )
+    Question.objects.get_or_create(
+        survey=survey, code="q1", defaults={"kind": "text", "label": "Your view?"}
+    )
+    survey_link, _ = SurveyInvitation.objects.get_or_create(
+        survey=survey, participant=study.participants.order_by("pk").first()
+    )
     values = {
         "slug": [study.slug],
         "document_id": [str(document.pk)],
@@ -194,6 +206,7 @@ def site(transactional_db: None, media_root: object) -> Site:
         "participant_id": [str(study.participants.order_by("pk").first().pk)],
         "invitation_id": [str(invitation.pk)],
         "token": [invitations.token_for(invitation)],
+        "link": [survey_link.token],
         "uidb64": ["MQ"],
         # The widest tables: a crosstab by workshop and the quotes.
         "name": ["crosstab", "quotes"],
