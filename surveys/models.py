@@ -11,6 +11,10 @@ separated by spaces for a multiple choice (as XLSForm writes select_multiple) an
 (in rank order). A matrix has one Answer per row (`item` names the row); "other, please specify"
 text is the Answer whose item is `OTHER`.
 
+A submitted response's long-text answers also become a Document of kind survey text
+(`Response.document`), so that they are coded, searched and counted like what participants say
+in the workshops.
+
 Display logic (`relevant`) is an expression in the XLSForm subset that `surveys.logic`
 evaluates on the server, e.g. `${trust} >= 3 and selected(${domains}, 'hiring')`.
 """
@@ -24,7 +28,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from studies.models import Participant, Study, language_list, validate_language_list
+from studies.models import Document, Participant, Study, language_list, validate_language_list
 
 CODE_HELP = "Letters, digits and underscores, starting with a letter (as in XLSForm names)."
 OTHER = "_other"
@@ -279,6 +283,15 @@ class Response(models.Model):
     )
     imported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    document = models.OneToOneField(
+        Document,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="survey_response",
+        help_text="The long-text answers as a document (kind survey text), made on submission "
+        "by surveys.services.publish_text_answers.",
     )
 
     class Meta:
