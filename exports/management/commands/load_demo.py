@@ -1,7 +1,8 @@
 """Load the demo study: five workshops in Finland, Germany, the UK and the US, 60 participants and
-their transcripts (studies.demo), the codebook and two coders' codings (coding.demo), written
-for Colloquy. Running it again changes nothing. The command lives in `coding`, the highest app
-whose data it loads."""
+their transcripts (studies.demo), the codebook and two coders' codings (coding.demo), and the
+pre- and post-workshop surveys the participants answered (surveys.demo), all written for
+Colloquy. Running it again changes nothing. The command lives in `exports`, the one app that
+may import both `coding` and `surveys`, whose data it loads."""
 
 import secrets
 
