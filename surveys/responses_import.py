@@ -8,7 +8,8 @@ plain numbers.
 
 As with the roster, `plan_responses` reads and checks the whole file writing nothing, and
 `apply_responses` writes the checked plan in one transaction: a bad value anywhere leaves the
-database as it was.
+database as it was. The browser's preview asks the plan for every problem at once
+(`collect=True`) and lets the owner change which question a column answers (`mapping`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from studies.importers import FileRejected, read_table
+from studies.importers import FileRejected, TableRow, read_table
 from studies.models import Participant, Study
 from studies.services import check_upload_size, parse_number
 from studies.wording import plural
@@ -33,6 +34,8 @@ LIKERT = {Question.Kind.LIKERT5, Question.Kind.LIKERT7}
 SEPARATORS_RE = re.compile(r"[;,]")
 DATE_RE = re.compile(r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})$")
 MAX_LISTED = 12
+SAMPLE_ROWS = 5
+IGNORE = ""  # a mapping's value for a column that answers nothing
 
 
 def _fold(text: str) -> str:
@@ -46,6 +49,17 @@ class Target:
     item: str = ""
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One thing in the file that stops the import: where it is, the value, and why."""
+
+    row: int
+    column: str
+    value: str
+    reason: str
+    message: str  # the whole one-line message: file, row, column and reason
+
+
 @dataclass
 class ResponsesPlan:
     filename: str
@@ -54,6 +68,10 @@ class ResponsesPlan:
     columns: dict[str, str] = field(default_factory=dict)  # header -> question code[/item]
     columns_ignored: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)  # participants whose response is replaced
+    created: list[str] = field(default_factory=list)  # participants answering for the first time
+    headers: list[str] = field(default_factory=list)  # as written, the participant's first
+    sample: list[TableRow] = field(default_factory=list)  # the first rows, for a preview
+    problems: list[Problem] = field(default_factory=list)  # only when planned with collect=True
     # What will be written: (participant, [(question, item, value)]), resolved while planning.
     _responses: list[tuple[Participant, list[tuple[Question, str, str]]]] = field(
         default_factory=list, repr=False
@@ -94,6 +112,43 @@ def _column_index(questions: list[Question]) -> dict[str, Target]:
             by_code[_fold(f"{question.code}/{OTHER}")] = Target(question, OTHER)
             by_code[_fold(f"{question.code}{OTHER}")] = Target(question, OTHER)
     return {**by_label, **by_code}
+
+
+def _target_key(target: Target) -> str:
+    return target.question.code + (f"/{target.item}" if target.item else "")
+
+
+def _targets(questions: list[Question]) -> dict[str, Target]:
+    """Every question (or matrix row, or 'other' text) a column can answer, by its key."""
+    targets: dict[str, Target] = {}
+    for question in questions:
+        if question.kind == Question.Kind.MATRIX:
+            for row in question.options.all():
+                if row.role == Option.Role.ROW:
+                    targets[f"{question.code}/{row.code}"] = Target(question, row.code)
+        else:
+            targets[question.code] = Target(question)
+        if question.allows_other:
+            targets[f"{question.code}/{OTHER}"] = Target(question, OTHER)
+    return targets
+
+
+def column_choices(survey: Survey) -> list[tuple[str, str]]:
+    """(key, label) of everything a column can answer, in the survey's order: what a mapping
+    may name."""
+    questions = list(survey.questions.prefetch_related("options").all())
+    labels = []
+    for key, target in _targets(questions).items():
+        question = target.question
+        if target.item == OTHER:
+            text = f"{question.label} (other, please specify)"
+        elif target.item:
+            row = next(o for o in question.options.all() if o.code == target.item)
+            text = f"{question.label}: {row.label}"
+        else:
+            text = question.label
+        labels.append((key, f"{key} · {' '.join(text.split())[:80]}"))
+    return labels
 
 
 # --- Values -----------------------------------------------------------------------------------
@@ -234,10 +289,21 @@ def _participant_index(study: Study) -> dict[str, Participant]:
 
 
 def plan_responses(
-    *, survey: Survey, filename: str, data: bytes, replace: bool = False
+    *,
+    survey: Survey,
+    filename: str,
+    data: bytes,
+    replace: bool = False,
+    mapping: dict[str, str] | None = None,
+    collect: bool = False,
 ) -> ResponsesPlan:
     """Read and check a response file completely, writing nothing. Every problem is a
-    FileRejected naming the row, the column and the value."""
+    FileRejected naming the row, the column and the value; with `collect`, the problems in
+    columns and rows are gathered in `plan.problems` instead (a file that cannot be read at all
+    is still refused at once).
+
+    `mapping` overrides the matching by header: header -> a key of `column_choices`, or IGNORE.
+    Columns it does not name are matched by header."""
     check_upload_size(data, filename)
     table = read_table(data, filename)
     if not table.rows:
@@ -253,35 +319,63 @@ def plan_responses(
         survey.questions.prefetch_related("translations", "options__translations").all()
     )
     index = _column_index(questions)
-    plan = ResponsesPlan(filename=filename, survey=survey, rows=len(table.rows))
+    targets = _targets(questions)
+    mapping = mapping or {}
+    plan = ResponsesPlan(
+        filename=filename,
+        survey=survey,
+        rows=len(table.rows),
+        headers=list(table.headers),
+        sample=table.rows[:SAMPLE_ROWS],
+    )
+
+    def refuse(reason: str, *, line: int, column: str, value: str) -> None:
+        problem = FileRejected(reason, filename=filename, line=line, column=column)
+        if not collect:
+            raise problem
+        plan.problems.append(Problem(line, column, value, reason, str(problem)))
+
     id_header, *answer_headers = table.headers
     mapped: dict[str, Target] = {}
     seen: dict[Target, str] = {}
     for header in answer_headers:
-        target = index.get(_fold(header))
+        if header in mapping:
+            key = mapping[header]
+            if key != IGNORE and key not in targets:
+                raise FileRejected(
+                    f"'{key}' is not a question of {survey.slug}",
+                    filename=filename,
+                    line=1,
+                    column=header,
+                )
+            target = targets.get(key)
+        else:
+            target = index.get(_fold(header))
         if target is None:
             plan.columns_ignored.append(header)
             continue
         if target in seen:
-            name = target.question.code + (f"/{target.item}" if target.item else "")
-            raise FileRejected(
-                f"columns '{seen[target]}' and '{header}' both answer {name}",
-                filename=filename,
+            plan.columns[header] = _target_key(target)  # shown in a preview beside the problem
+            refuse(
+                f"columns '{seen[target]}' and '{header}' both answer {_target_key(target)}",
                 line=1,
                 column=header,
+                value=header,
             )
+            continue
         if target.question.kind == Question.Kind.MATRIX and not target.item:
             rows = [o.code for o in target.question.options.all() if o.role == Option.Role.ROW]
-            raise FileRejected(
+            refuse(
                 f"{target.question.code} is a matrix: name one of its rows in each column's "
                 f"header, e.g. '{target.question.code}/{rows[0] if rows else 'row'}'",
-                filename=filename,
                 line=1,
                 column=header,
+                value=header,
             )
+            continue
         seen[target] = header
         mapped[header] = target
-        plan.columns[header] = target.question.code + (f"/{target.item}" if target.item else "")
+        plan.columns[header] = _target_key(target)
     converters = {h: _converter(t.question, t.item) for h, t in mapped.items()}
 
     participants = _participant_index(survey.study)
@@ -290,38 +384,42 @@ def plan_responses(
     for row in table.rows:
         raw_id = row.values[id_header].strip()
         if not raw_id:
-            raise FileRejected(
-                "the participant is empty", filename=filename, line=row.number, column=id_header
-            )
+            refuse("the participant is empty", line=row.number, column=id_header, value="")
+            continue
         participant = participants.get(raw_id.casefold())
         if participant is None:
-            raise FileRejected(
+            refuse(
                 f"'{raw_id}' is not a participant of {survey.study.slug} (neither a code nor an "
                 "alias in the roster): import the roster first",
-                filename=filename,
                 line=row.number,
                 column=id_header,
+                value=raw_id,
             )
+            continue
         if participant.pk in first_row:
-            raise FileRejected(
+            refuse(
                 f"'{raw_id}' ({participant.code}) already answered in row "
                 f"{first_row[participant.pk]}: one row per participant",
-                filename=filename,
                 line=row.number,
                 column=id_header,
+                value=raw_id,
             )
+            continue
         first_row[participant.pk] = row.number
         earlier = existing.get(participant.pk)
         if earlier is not None:
             if earlier.is_submitted and not replace:
-                raise FileRejected(
+                refuse(
                     f"{participant.code} has already submitted a response to {survey.slug}: "
                     "import with replace to replace it",
-                    filename=filename,
                     line=row.number,
                     column=id_header,
+                    value=raw_id,
                 )
+                continue
             plan.replaced.append(participant.code)
+        else:
+            plan.created.append(participant.code)
         answers: list[tuple[Question, str, str]] = []
         for header, target in mapped.items():
             raw = row.values[header]
@@ -330,9 +428,8 @@ def plan_responses(
             try:
                 value = converters[header](raw)
             except BadValue as exc:
-                raise FileRejected(
-                    str(exc), filename=filename, line=row.number, column=header
-                ) from None
+                refuse(str(exc), line=row.number, column=header, value=raw)
+                continue
             if value:
                 answers.append((target.question, target.item, value))
         plan._responses.append((participant, answers))
@@ -343,7 +440,16 @@ def apply_responses(
     *, plan: ResponsesPlan, imported_by: AbstractBaseUser | None = None
 ) -> ResponsesPlan:
     """Write a checked plan in one transaction: each participant's response, submitted now,
-    replacing their earlier one (a draft, or a submitted one the plan was told to replace)."""
+    replacing their earlier one (a draft, or a submitted one the plan was told to replace).
+    A plan with problems writes nothing."""
+    if plan.problems:
+        first = plan.problems[0]
+        raise FileRejected(
+            first.reason,
+            filename=plan.filename,
+            line=first.row,
+            column=first.column,
+        )
     now = timezone.now()
     survey = plan.survey
     with transaction.atomic():

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from surveys import views
+from surveys import views, views_imports
 
 app_name = "surveys"
 
@@ -9,6 +9,31 @@ urlpatterns = [
     # --- The owner's pages: list, settings, links and progress (views_owner) ---
     # --- end of the owner's pages ---
     # --- Imports and individual responses: XLSForm in and out, response files (views_imports) ---
+    path(
+        "studies/<slug:slug>/surveys/import/",
+        views_imports.xlsform_import,
+        name="import_xlsform",
+    ),
+    path(
+        "studies/<slug:slug>/surveys/<slug:survey>/xlsform.xlsx",
+        views_imports.xlsform_export,
+        name="export_xlsform",
+    ),
+    path(
+        "studies/<slug:slug>/surveys/<slug:survey>/responses/",
+        views_imports.response_list,
+        name="responses",
+    ),
+    path(
+        "studies/<slug:slug>/surveys/<slug:survey>/responses/import/",
+        views_imports.responses_import,
+        name="import_responses",
+    ),
+    path(
+        "studies/<slug:slug>/surveys/<slug:survey>/responses/<int:response_id>/",
+        views_imports.response_detail,
+        name="response",
+    ),
     # --- end of imports ---
     # --- The builder: pages, questions, options, translations (views_builder) ---
     # --- end of the builder ---

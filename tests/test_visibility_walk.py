@@ -170,11 +170,21 @@ def walked(roster_study: Study, people: dict[str, User]) -> Walked:
     survey_link = SurveyInvitation.objects.create(
         survey=survey, participant=study.participants.get(code="P02")
     )
+    # One respondent's answers, which only owners may read.
+    survey_response = survey.responses.create(participant=study.participants.get(code="P03"))
+    survey_response.answers.create(question=survey.questions.get(code="q1"), value="Fair enough")
+    # A page of the survey holding its question, for the builder's pages.
+    survey_page = survey.pages.create(title="Your views")
+    survey.questions.update(page=survey_page)
     values = {
         "slug": [study.slug],
         "invitation_id": [str(invitation.pk)],
         "token": [invitations.token_for(invitation), "1:tampered:link"],
         "link": [survey_link.token, "not-a-link"],
+        "survey": [survey.slug],
+        "question_id": [str(survey.questions.get(code="q1").pk)],
+        "page_id": [str(survey_page.pk)],
+        "response_id": [str(survey_response.pk)],
         # Django's password reset link: the user's id in base 64 (with "token" above).
         "uidb64": ["MQ"],
         "document_id": [str(document.pk)],

@@ -195,6 +195,16 @@ def site(transactional_db: None, media_root: object) -> Site:
     survey_link, _ = SurveyInvitation.objects.get_or_create(
         survey=survey, participant=study.participants.order_by("pk").first()
     )
+    # One respondent's answers, as the owner reads them.
+    survey_response, _ = survey.responses.get_or_create(
+        participant=study.participants.order_by("pk")[1]
+    )
+    survey_response.answers.get_or_create(
+        question=survey.questions.get(code="q1"), defaults={"value": "Fair enough"}
+    )
+    # A page of the survey holding its question, for the builder's pages.
+    survey_page, _ = survey.pages.get_or_create(title="Your views")
+    survey.questions.update(page=survey_page)
     values = {
         "slug": [study.slug],
         "document_id": [str(document.pk)],
@@ -207,6 +217,10 @@ def site(transactional_db: None, media_root: object) -> Site:
         "invitation_id": [str(invitation.pk)],
         "token": [invitations.token_for(invitation)],
         "link": [survey_link.token],
+        "survey": [survey.slug],
+        "question_id": [str(survey.questions.get(code="q1").pk)],
+        "page_id": [str(survey_page.pk)],
+        "response_id": [str(survey_response.pk)],
         "uidb64": ["MQ"],
         # The widest tables: a crosstab by workshop and the quotes.
         "name": ["crosstab", "quotes"],
