@@ -3,6 +3,12 @@
 No login: the invitation's token is the credential, so the pages show the survey and nothing
 else of the study. Answers are saved page by page as a draft; the link resumes where it left
 off, and once the response is submitted it cannot be changed through the link.
+
+A survey that allows anonymous answers also opens through its shared anonymous link
+(`surveys.distribution.open_link` tells the two apart). There each browser is its own
+respondent: its response is remembered in the browser's session, so a draft resumes in the same
+browser and another browser starts a new response. Both kinds of link answer through the same
+code below; only finding and creating the response differ.
 """
 
 from __future__ import annotations
@@ -13,13 +19,14 @@ from dataclasses import dataclass
 from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.http import urlencode
 from django.utils.translation import get_language_info
 
 from surveys import forms
+from surveys.distribution import ANONYMOUS_SOURCE, Link, open_link
 from surveys.logic import visible
 from surveys.models import OTHER, Answer, Invitation, Page, Question, Response, Survey
 
@@ -36,10 +43,6 @@ class Sheet:
 
     page: Page | None
     questions: list[Question]
-
-
-def get_invitation(token: str) -> Invitation:
-    return get_object_or_404(Invitation.objects.select_related("survey"), token=token)
 
 
 def sheets_of(survey: Survey) -> list[Sheet]:
@@ -89,13 +92,13 @@ def without_hidden(sheets: list[Sheet], answers: Answers) -> Answers:
 
 
 def choose_language(
-    request: HttpRequest, survey: Survey, invitation: Invitation, response: Response | None
+    request: HttpRequest, survey: Survey, invitation: Invitation | None, response: Response | None
 ) -> str:
     offered = survey.language_list
     for wanted in (
         request.GET.get("lang", ""),
         response.language if response else "",
-        invitation.language,
+        invitation.language if invitation else "",
     ):
         if wanted in offered:
             return wanted
@@ -197,10 +200,27 @@ def message(request: HttpRequest, context: dict, *keys: str, status: int = 200) 
     )
 
 
+def session_key(survey: Survey) -> str:
+    """Where a browser's session remembers its anonymous response to a survey."""
+    return f"surveys:anonymous:{survey.pk}"
+
+
+def response_of(request: HttpRequest, opened: Link) -> Response | None:
+    """The response this link (and, for the anonymous link, this browser) has begun, if any."""
+    if opened.invitation is not None:
+        return Response.objects.filter(
+            survey=opened.survey, participant=opened.invitation.participant
+        ).first()
+    pk = request.session.get(session_key(opened.survey))
+    if pk is None:
+        return None
+    return Response.objects.filter(pk=pk, survey=opened.survey, participant__isnull=True).first()
+
+
 def respond(request: HttpRequest, link: str) -> HttpResponse:
-    invitation = get_invitation(link)
-    survey = invitation.survey
-    response = Response.objects.filter(survey=survey, participant=invitation.participant).first()
+    opened = open_link(link)
+    invitation, survey = opened.invitation, opened.survey
+    response = response_of(request, opened)
     language = choose_language(request, survey, invitation, response)
     say = forms.words(language)
     context = {
@@ -232,7 +252,7 @@ def respond(request: HttpRequest, link: str) -> HttpResponse:
     errors: dict[str, str] = {}
 
     if request.method == "POST":
-        if over_the_limit(link):
+        if over_the_limit(rate_key(request, opened, link)):
             return message(request, context, "too_many", status=429)
         index = clamp(request.POST.get("page", ""), len(sheets))
         action = request.POST.get("action", "next")
@@ -248,7 +268,7 @@ def respond(request: HttpRequest, link: str) -> HttpResponse:
         else:
             later = [i for i in range(index + 1, len(sheets)) if is_shown(sheets[i], answers)]
             target, submit = (later[0] if later else index), not later
-        if not save(invitation, language, answers, target, submit, sheets):
+        if not save(request, opened, language, answers, target, submit, sheets):
             return message(request, context, "received", "received_detail", status=403)
         query = f"?{urlencode({'lang': language})}" if language != survey.language else ""
         return redirect(request.path + query)
@@ -259,6 +279,14 @@ def respond(request: HttpRequest, link: str) -> HttpResponse:
     earlier = [i for i in range(index) if is_shown(sheets[i], answers)]
     index = following[0] if following else (earlier[-1] if earlier else 0)
     return draw(request, context, sheets, index, answers, errors, texts)
+
+
+def rate_key(request: HttpRequest, opened: Link, token: str) -> str:
+    """What the rate limit counts by: a participant's link; for the shared anonymous link, the
+    link and the address it is posted from (its many respondents each post as much as one)."""
+    if opened.is_anonymous:
+        return f"{token}:{request.META.get('REMOTE_ADDR', '')}"
+    return token
 
 
 def over_the_limit(token: str) -> bool:
@@ -306,8 +334,32 @@ def read_page(
     return merged, errors
 
 
+def locked_response(request: HttpRequest, opened: Link) -> Response:
+    """The link's response, locked for the change, made on the first save. Inside a
+    transaction."""
+    invitation = opened.invitation
+    if invitation is not None:
+        response, _created = Response.objects.select_for_update().get_or_create(
+            survey=opened.survey,
+            participant=invitation.participant,
+            defaults={"invitation": invitation, "source": "link"},
+        )
+        return response
+    key = session_key(opened.survey)
+    response = (
+        Response.objects.select_for_update()
+        .filter(pk=request.session.get(key), survey=opened.survey, participant__isnull=True)
+        .first()
+    )
+    if response is None:
+        response = Response.objects.create(survey=opened.survey, source=ANONYMOUS_SOURCE)
+        request.session[key] = response.pk
+    return response
+
+
 def save(
-    invitation: Invitation,
+    request: HttpRequest,
+    opened: Link,
     language: str,
     answers: Answers,
     page: int,
@@ -317,11 +369,7 @@ def save(
     """Store the draft (or the submitted response); False if it was submitted meanwhile."""
     by_code = {q.code: q for sheet in sheets for q in sheet.questions}
     with transaction.atomic():
-        response, _created = Response.objects.select_for_update().get_or_create(
-            survey=invitation.survey,
-            participant=invitation.participant,
-            defaults={"invitation": invitation, "source": "link"},
-        )
+        response = locked_response(request, opened)
         if response.is_submitted:
             return False
         response.answers.all().delete()
