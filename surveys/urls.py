@@ -1,6 +1,6 @@
 from django.urls import path
 
-from surveys import views, views_imports
+from surveys import views, views_imports, views_results
 
 app_name = "surveys"
 
@@ -38,5 +38,10 @@ urlpatterns = [
     # --- The builder: pages, questions, options, translations (views_builder) ---
     # --- end of the builder ---
     # --- Results (views_results) ---
+    path(
+        "studies/<slug:slug>/surveys/<slug:survey>/results/",
+        views_results.results,
+        name="results",
+    ),
     # --- end of results ---
 ]
