@@ -155,7 +155,7 @@ def _refuse_new_problems(
 def layout(survey: Survey) -> list[tuple[Page | None, list[Question]]]:
     """The survey's pages in order with their questions; the questions without a page last
     (under None), when there are any."""
-    questions = list(survey.questions.order_by("order", "pk"))
+    questions = list(survey.questions.order_by("order", "pk").prefetch_related("options"))
     pages = list(survey.pages.order_by("order", "pk"))
     found: list[tuple[Page | None, list[Question]]] = [
         (page, [q for q in questions if q.page_id == page.pk]) for page in pages
@@ -327,7 +327,8 @@ def update_question(question: Question, data: QuestionData) -> Question:
             if used:
                 raise ValidationError(
                     {
-                        "kind": f"{_plural(used, 'response')} already answer this question, so "
+                        "kind": f"{_plural(used, 'response')} already "
+                        f"{'answers' if used == 1 else 'answer'} this question, so "
                         f"its kind stays {Kind(question.kind).label.lower()}. Add a new question "
                         "for the new kind instead."
                     }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from surveys import views, views_imports, views_results
+from surveys import views, views_builder, views_imports, views_results
 
 app_name = "surveys"
 
@@ -36,6 +36,52 @@ urlpatterns = [
     ),
     # --- end of imports ---
     # --- The builder: pages, questions, options, translations (views_builder) ---
+    path("studies/<slug:slug>/surveys/<slug:survey>/build/", views_builder.build, name="builder"),
+    path(
+        "studies/<slug:slug>/surveys/<slug:survey>/build/questions/new/",
+        views_builder.question_new,
+        name="builder_question_new",
+    ),
+    path(
+        "studies/<slug:slug>/surveys/<slug:survey>/build/questions/<int:question_id>/",
+        views_builder.question_edit,
+        name="builder_question",
+    ),
+    path(
+        "studies/<slug:slug>/surveys/<slug:survey>/build/questions/<int:question_id>/delete/",
+        views_builder.question_delete,
+        name="builder_question_delete",
+    ),
+    path(
+        "studies/<slug:slug>/surveys/<slug:survey>/build/pages/new/",
+        views_builder.page_new,
+        name="builder_page_new",
+    ),
+    path(
+        "studies/<slug:slug>/surveys/<slug:survey>/build/pages/<int:page_id>/",
+        views_builder.page_edit,
+        name="builder_page",
+    ),
+    path(
+        "studies/<slug:slug>/surveys/<slug:survey>/build/pages/<int:page_id>/delete/",
+        views_builder.page_delete,
+        name="builder_page_delete",
+    ),
+    path(
+        "studies/<slug:slug>/surveys/<slug:survey>/build/move/",
+        views_builder.move,
+        name="builder_move",
+    ),
+    path(
+        "studies/<slug:slug>/surveys/<slug:survey>/build/translations/",
+        views_builder.translations,
+        name="builder_translations",
+    ),
+    path(
+        "studies/<slug:slug>/surveys/<slug:survey>/build/preview/",
+        views_builder.preview,
+        name="builder_preview",
+    ),
     # --- end of the builder ---
     # --- Results (views_results) ---
     path(
