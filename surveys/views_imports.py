@@ -170,14 +170,14 @@ class Pending:
     @classmethod
     def load(cls, request: HttpRequest, survey: Survey) -> Pending | None:
         stored = request.session.get(_session_key(survey))
-        if not stored:
+        if not isinstance(stored, dict) or "data" not in stored:
             return None
         return cls(
-            filename=stored["filename"],
+            filename=stored.get("filename") or "responses.csv",
             data=base64.b64decode(stored["data"]),
-            replace=stored["replace"],
-            mapping=stored["mapping"],
-            previewed=stored["previewed"],
+            replace=bool(stored.get("replace")),
+            mapping=stored.get("mapping"),
+            previewed=stored.get("previewed"),
         )
 
     def save(self, request: HttpRequest, survey: Survey) -> None:

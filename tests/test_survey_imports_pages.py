@@ -446,6 +446,20 @@ def test_the_owner_lists_responses_and_filters_them_by_status(
     assert ">P01</a>" in submitted and ">P02</a>" not in submitted
 
 
+def test_a_long_list_pages_and_keeps_its_filter(pre: Survey, alice: Client) -> None:
+    now = timezone.now()
+    Response.objects.bulk_create(
+        Response(survey=pre, source="anonymous link", submitted_at=now) for _ in range(55)
+    )
+    url = reverse("surveys:responses", args=["adm", "pre"])
+
+    first = alice.get(url, {"status": "submitted"}).content.decode()
+    second = alice.get(url, {"status": "submitted", "page": 2}).content.decode()
+
+    assert first.count("Anonymous #") == 50 and second.count("Anonymous #") == 5
+    assert "Page 1 of 2" in first and 'href="?status=submitted&amp;page=2"' in first
+
+
 def test_the_list_says_what_to_do_when_it_is_empty(pre: Survey, alice: Client) -> None:
     page = alice.get(reverse("surveys:responses", args=["adm", "pre"])).content.decode()
     assert "No responses yet: send the participants their links" in page
