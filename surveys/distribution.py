@@ -10,6 +10,7 @@ no link was sent.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -193,6 +194,22 @@ def renew_anonymous_link(survey: Survey) -> None:
     """A new shared link; the old one stops working (its drafts stay in the results)."""
     survey.anonymous_token = new_token()
     survey.save(update_fields=["anonymous_token"])
+
+
+NOT_OPEN = "not open yet"
+OPEN = "open"
+CLOSED = "closed"
+
+
+def state(survey: Survey, now: datetime.datetime | None = None) -> str:
+    """Whether the survey takes answers now: NOT_OPEN before its opening time, CLOSED from its
+    closing time on, OPEN otherwise."""
+    now = now or timezone.now()
+    if survey.opens_at and now < survey.opens_at:
+        return NOT_OPEN
+    if survey.closes_at and now >= survey.closes_at:
+        return CLOSED
+    return OPEN
 
 
 @dataclass(frozen=True)

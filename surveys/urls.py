@@ -1,12 +1,39 @@
-from django.urls import path
+from django.urls import path, re_path
 
-from surveys import views, views_builder, views_imports, views_results
+from surveys import views, views_builder, views_imports, views_owner, views_results
 
 app_name = "surveys"
 
 urlpatterns = [
     path("s/<str:link>/", views.respond, name="respond"),
     # --- The owner's pages: list, settings, links and progress (views_owner) ---
+    path("studies/<slug:slug>/surveys/", views_owner.survey_list, name="list"),
+    path("studies/<slug:slug>/surveys/new/", views_owner.survey_new, name="new"),
+    # A survey's overview: any slug but the names of the section's own pages ("import" is the
+    # XLSForm import's), which the settings form refuses as survey slugs.
+    re_path(
+        r"^studies/(?P<slug>[-a-zA-Z0-9_]+)/surveys/(?!(?:new|import)/)(?P<survey>[-a-zA-Z0-9_]+)/\Z",
+        views_owner.survey_detail,
+        name="detail",
+    ),
+    path(
+        "studies/<slug:slug>/surveys/<slug:survey>/settings/",
+        views_owner.survey_settings,
+        name="settings",
+    ),
+    path(
+        "studies/<slug:slug>/surveys/<slug:survey>/delete/",
+        views_owner.survey_delete,
+        name="delete",
+    ),
+    path(
+        "studies/<slug:slug>/surveys/<slug:survey>/links/", views_owner.survey_links, name="links"
+    ),
+    path(
+        "studies/<slug:slug>/surveys/<slug:survey>/links.csv",
+        views_owner.survey_links_csv,
+        name="links_csv",
+    ),
     # --- end of the owner's pages ---
     # --- Imports and individual responses: XLSForm in and out, response files (views_imports) ---
     path(

@@ -26,7 +26,7 @@ from django.utils.http import urlencode
 from django.utils.translation import get_language_info
 
 from surveys import forms
-from surveys.distribution import ANONYMOUS_SOURCE, Link, open_link
+from surveys.distribution import ANONYMOUS_SOURCE, CLOSED, NOT_OPEN, Link, open_link, state
 from surveys.logic import visible
 from surveys.models import OTHER, Answer, Invitation, Page, Question, Response, Survey
 
@@ -235,11 +235,11 @@ def respond(request: HttpRequest, link: str) -> HttpResponse:
     refused = 403 if request.method == "POST" else 200
     if response is not None and response.is_submitted:
         return message(request, context, "received", "received_detail", status=refused)
-    now = timezone.now()
-    if survey.opens_at and now < survey.opens_at:
+    taking = state(survey)
+    if taking == NOT_OPEN:
         opens = say["opens"].format(date=date_format(survey.opens_at, "DATE_FORMAT"))
         return message(request, context, "not_open", opens, status=refused)
-    if survey.closes_at and now >= survey.closes_at:
+    if taking == CLOSED:
         return message(request, context, "closed", "closed_detail", status=refused)
 
     sheets = sheets_of(survey)

@@ -338,3 +338,277 @@ def test_the_anonymous_link_is_rate_limited_per_address(anonymous: Survey) -> No
     assert client.post(url, data).status_code == 429
     elsewhere = Client(REMOTE_ADDR="192.0.2.7")
     assert elsewhere.post(url, data).status_code == 302
+
+
+# --- The pages --------------------------------------------------------------------------------
+
+
+def client_of(people: dict, name: str | None) -> Client:
+    client = Client()
+    if name:
+        client.force_login(people[name])
+    return client
+
+
+def page(study: Study, tail: str = "") -> str:
+    return f"/studies/{study.slug}/surveys/{tail}"
+
+
+def settings_data(**changes: str) -> dict[str, str]:
+    data = {
+        "title": "After the workshop",
+        "slug": "",
+        "description": "",
+        "languages": "en, de",
+        "wave_of": "",
+        "opens_at": "",
+        "closes_at": "",
+    }
+    return {**data, **changes}
+
+
+def test_the_owner_creates_a_survey(roster_study: Study, people: dict) -> None:
+    alice = client_of(people, "alice")
+    assert "No surveys yet: " in alice.get(page(roster_study)).content.decode()
+
+    created = alice.post(
+        page(roster_study, "new/"),
+        settings_data(allows_anonymous="on", opens_at="2030-01-01T09:00"),
+        follow=True,
+    )
+
+    survey = roster_study.surveys.get()
+    assert (survey.slug, survey.languages, survey.allows_anonymous) == (
+        "after-the-workshop",
+        "en, de",
+        True,
+    )
+    assert survey.anonymous_token, "allowing anonymous answers makes the shared link"
+    assert created.redirect_chain[-1][0] == page(roster_study, "after-the-workshop/")
+    assert "Created the survey After the workshop" in created.content.decode()
+    listed = alice.get(page(roster_study)).content.decode()
+    assert "After the workshop" in listed and "Not open yet" in listed
+
+
+@pytest.mark.parametrize(
+    "changes, field, message",
+    [
+        (
+            {"opens_at": "2030-02-01T09:00", "closes_at": "2030-02-01T09:00"},
+            "closes_at",
+            "The survey must close after it opens",
+        ),
+        (
+            {"opens_at": "2030-02-01T09:00", "closes_at": "2030-01-01T09:00"},
+            "closes_at",
+            "The survey must close after it opens",
+        ),
+        ({"languages": "en, english"}, "languages", "'english' is not a language tag"),
+        ({"languages": " , "}, "languages", "Name at least one language"),
+        ({"languages": "en, de, en"}, "languages", "Name each language once"),
+        ({"slug": "pre"}, "slug", "The study has a survey called 'pre' already"),
+        ({"slug": "import"}, "slug", "'import' is the name of another page"),
+        ({"slug": "new"}, "slug", "'new' is the name of another page"),
+        ({"closes_at": "next week"}, "closes_at", "Enter a valid date/time"),
+    ],
+)
+def test_bad_settings_are_refused_with_a_clear_message(
+    survey: Survey, people: dict, changes: dict, field: str, message: str
+) -> None:
+    answer = client_of(people, "alice").post(page(survey.study, "new/"), settings_data(**changes))
+    assert answer.status_code == 400
+    assert message in " ".join(answer.context["form"].errors[field])
+    assert message.replace("'", "&#x27;") in answer.content.decode()
+    assert survey.study.surveys.count() == 1
+
+
+def test_a_survey_is_not_a_wave_of_itself_nor_of_its_own_wave(survey: Survey, people: dict) -> None:
+    post = Survey.objects.create(study=survey.study, slug="post", title="Post", wave_of=survey)
+    alice = client_of(people, "alice")
+    form = alice.get(page(survey.study, "pre/settings/")).context["form"]
+    assert list(form.fields["wave_of"].queryset) == [post]
+    answer = alice.post(
+        page(survey.study, "pre/settings/"),
+        settings_data(title="Pre", slug="pre", wave_of=str(post.pk)),
+    )
+    assert answer.status_code == 400
+    assert "Post is itself a later wave of this survey" in answer.content.decode()
+    saved = alice.post(
+        page(survey.study, "post/settings/"),
+        settings_data(title="Post", slug="post", wave_of=str(survey.pk)),
+    )
+    assert saved.status_code == 302
+
+
+def test_the_owner_changes_the_settings_and_the_anonymous_link_follows(
+    survey: Survey, people: dict
+) -> None:
+    alice = client_of(people, "alice")
+    alice.post(
+        page(survey.study, "pre/settings/"),
+        settings_data(title="Before", slug="before", languages="de, en", allows_anonymous="on"),
+    )
+    survey.refresh_from_db()
+    assert (survey.title, survey.slug, survey.language) == ("Before", "before", "de")
+    links = alice.get(page(survey.study, "before/links/")).content.decode()
+    assert f"/s/{survey.anonymous_token}/" in links
+
+
+def test_the_owner_deletes_a_survey_after_seeing_what_is_lost(survey: Survey, people: dict) -> None:
+    distribution.create_links(survey)
+    respond(survey, "P01", submitted=True)
+    respond(survey, "P02", submitted=False)
+    alice = client_of(people, "alice")
+    confirm = alice.get(page(survey.study, "pre/delete/")).content.decode()
+    assert "2 responses</strong> will be lost" in confirm
+    assert "1 submitted response" in confirm and "1 unfinished response" in confirm
+    assert "5 participant&#x27;s links" in confirm
+    assert Survey.objects.filter(pk=survey.pk).exists()
+    gone = alice.post(page(survey.study, "pre/delete/"), follow=True)
+    assert "Deleted the survey Before the workshop." in gone.content.decode()
+    assert not Survey.objects.filter(pk=survey.pk).exists()
+
+
+def test_the_owner_creates_links_per_workshop_then_for_everyone(
+    survey: Survey, people: dict
+) -> None:
+    alice = client_of(people, "alice")
+    url = page(survey.study, "pre/links/")
+    assert "No links yet" in alice.get(url).content.decode()
+    gb = survey.study.workshops.get(code="GB-1")
+    first = alice.post(url, {"action": "create", "workshop": str(gb.pk)}, follow=True)
+    assert "Created 2 links in workshop GB-1." in first.content.decode()
+    second = alice.post(url, {"action": "create", "workshop": ""}, follow=True)
+    assert "Created 3 links." in second.content.decode()
+    third = alice.post(url, {"action": "create", "workshop": ""}, follow=True)
+    assert "Everyone has a link already: none created." in third.content.decode()
+    html = third.content.decode()
+    for invitation in survey.invitations.all():
+        assert f"/s/{invitation.token}/" in html
+
+
+def test_the_owner_types_addresses_and_sends(survey: Survey, people: dict) -> None:
+    distribution.create_links(survey)
+    links = {i.participant.code: i for i in survey.invitations.select_related("participant")}
+    alice = client_of(people, "alice")
+    url = page(survey.study, "pre/links/")
+
+    refused = alice.post(
+        url,
+        {
+            "action": "send_unsent",
+            f"email-{links['P01'].pk}": "aino@example.org",
+            f"email-{links['P02'].pk}": "eero@",
+        },
+        follow=True,
+    )
+    assert "Nothing saved or sent: &#x27;eero@&#x27; is not an e-mail address (for P02)." in (
+        refused.content.decode()
+    )
+    assert not survey.invitations.exclude(email="").exists() and not mail.outbox
+
+    sent = alice.post(
+        url,
+        {
+            "action": "send_unsent",
+            f"email-{links['P01'].pk}": "aino@example.org",
+            f"email-{links['P04'].pk}": "amara@example.org",
+        },
+        follow=True,
+    )
+    html = sent.content.decode()
+    assert "Saved 2 e-mail addresses." in html
+    assert "Sent 2 e-mails; 3 links have no address." in html
+    assert sorted(m.to[0] for m in mail.outbox) == ["aino@example.org", "amara@example.org"]
+    assert mail.outbox[0].body.count("http://testserver/s/") == 1
+
+    selected = alice.post(
+        url,
+        {"action": "send_selected", "selected": [links["P01"].pk, links["P02"].pk]},
+        follow=True,
+    )
+    assert "Sent 1 e-mail; 1 link has no address." in selected.content.decode()
+    nothing = alice.post(url, {"action": "send_selected"}, follow=True)
+    assert "Select the links to send first" in nothing.content.decode()
+    assert len(mail.outbox) == 3
+
+
+def test_the_owner_downloads_the_links(survey: Survey, people: dict) -> None:
+    distribution.create_links(survey)
+    answer = client_of(people, "alice").get(page(survey.study, "pre/links.csv"))
+    assert answer["Content-Type"].startswith("text/csv")
+    assert 'filename="adm-pre-links.csv"' in answer["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    assert len(rows) == 5
+    assert rows[0]["url"].startswith("http://testserver/s/")
+
+
+def test_the_overview_shows_progress_by_workshop_and_country(survey: Survey, people: dict) -> None:
+    distribution.create_links(survey)
+    respond(survey, "P01", submitted=True)
+    respond(survey, "P04", submitted=False)
+    answer = client_of(people, "victor").get(page(survey.study, "pre/"))
+    progress = answer.context["progress"]
+    assert [
+        (r.label, r.counts.invited, r.counts.started, r.counts.completed)
+        for r in progress.by_workshop
+    ] == [
+        ("FI-1", 3, 0, 1),
+        ("GB-1", 2, 1, 0),
+    ]
+    html = answer.content.decode()
+    assert "Finland" in html and "United Kingdom" in html
+
+
+@pytest.mark.parametrize("who", ["victor", "bob"])
+def test_viewers_and_coders_see_numbers_but_never_a_link(
+    survey: Survey, people: dict, who: str
+) -> None:
+    distribution.create_links(survey)
+    distribution.set_anonymous(survey, True)
+    tokens = [i.token for i in survey.invitations.all()] + [survey.anonymous_token]
+    client = client_of(people, who)
+    for url in [page(survey.study), page(survey.study, "pre/")]:
+        answer = client.get(url)
+        assert answer.status_code == 200
+        html = answer.content.decode()
+        assert "Before the workshop" in html
+        assert not [t for t in tokens if t in html], url
+        assert "/links/" not in html
+    for url in ["pre/links/", "pre/links.csv", "new/", "pre/settings/", "pre/delete/"]:
+        assert client.get(page(survey.study, url)).status_code == 403, url
+    assert client.post(page(survey.study, "pre/links/"), {"action": "create"}).status_code == 403
+    assert client.post(page(survey.study, "pre/delete/")).status_code == 403
+    assert Survey.objects.filter(pk=survey.pk).exists()
+
+
+def test_outsiders_and_visitors_find_nothing(survey: Survey, people: dict) -> None:
+    mallory, anonymous = client_of(people, "mallory"), client_of(people, None)
+    for tail in ["", "new/", "pre/", "pre/settings/", "pre/delete/", "pre/links/", "pre/links.csv"]:
+        assert mallory.get(page(survey.study, tail)).status_code == 404, tail
+        answer = anonymous.get(page(survey.study, tail))
+        assert answer.status_code == 302 and answer["Location"].startswith("/login/"), tail
+
+
+def test_an_archived_study_shows_its_surveys_read_only(survey: Survey, people: dict) -> None:
+    distribution.create_links(survey)
+    Study.objects.filter(pk=survey.study.pk).update(archived_at=timezone.now())
+    alice = client_of(people, "alice")
+    links = alice.get(page(survey.study, "pre/links/"))
+    assert links.status_code == 200
+    html = links.content.decode()
+    assert "archived" in html and "Create links" not in html and 'name="action"' not in html
+    assert alice.get(page(survey.study, "pre/links.csv")).status_code == 200
+    assert "New survey" not in alice.get(page(survey.study)).content.decode()
+    assert alice.post(page(survey.study, "pre/links/"), {"action": "create"}).status_code == 403
+    assert alice.get(page(survey.study, "pre/settings/")).status_code == 403
+    assert alice.post(page(survey.study, "pre/delete/")).status_code == 403
+    assert alice.post(page(survey.study, "new/"), settings_data()).status_code == 403
+    assert survey.study.surveys.count() == 1
+
+
+def test_the_study_bar_marks_the_surveys_section(survey: Survey, people: dict) -> None:
+    html = client_of(people, "victor").get(page(survey.study, "pre/")).content.decode()
+    assert (
+        f'<a href="/studies/{survey.study.slug}/surveys/" aria-current="page">Surveys</a>' in html
+    )
