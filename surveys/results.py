@@ -381,10 +381,11 @@ class PairedChange:
 
     `difference` is after - before per participant. `statistic` and `p_value` are
     `scipy.stats.wilcoxon(after, before)` (two-sided, zero_method "wilcox": pairs without a
-    difference are dropped); `rank_biserial` is the matched-pairs rank-biserial correlation
-    (R+ - R-) / (R+ + R-), where the absolute nonzero differences are ranked (ties get their
-    mean rank) and R+ / R- sum the ranks of the positive / negative ones: +1 when everybody
-    rose, -1 when everybody fell. All three are None when `reason` says why they cannot be
+    difference are dropped; the statistic is the smaller of R+ and R-). `rank_biserial` is
+    the matched-pairs rank-biserial correlation (R+ - R-) / (R+ + R-): the absolute nonzero
+    differences are ranked (ties get their mean rank) and R+ / R- sum the ranks of the
+    positive / negative ones, so it is +1 when everybody rose and -1 when everybody fell.
+    All three are None when `reason` says why they cannot be
     computed (no pairs, or no pair with a difference)."""
 
     group: str
@@ -461,7 +462,14 @@ def paired_change(group: str, before: list[float], after: list[float]) -> Paired
     if not nonzero:
         change.reason = "Every pair has the same score in both waves: there is no change to test."
         return change
-    test = stats.wilcoxon(after, before)
+    try:
+        test = stats.wilcoxon(after, before)
+    except ValueError as exc:
+        change.reason = f"The Wilcoxon test cannot be computed here: {exc}"
+        return change
+    if math.isnan(test.pvalue):
+        change.reason = "The Wilcoxon test gives no p-value for these pairs."
+        return change
     change.statistic, change.p_value = float(test.statistic), float(test.pvalue)
     ranks = stats.rankdata([abs(d) for d in nonzero])
     positive = float(sum(r for r, d in zip(ranks, nonzero, strict=True) if d > 0))

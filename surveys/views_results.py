@@ -34,6 +34,7 @@ SHADES = [(0.1, "hm-0"), (0.3, "hm-1"), (0.5, "hm-2"), (0.7, "hm-3"), (0.85, "hm
 DARKEST = "hm-5"
 EVERYONE = "All"
 NONE = "\N{EN DASH}"  # shown where there is no value
+KIND_LABELS = dict(Question.Kind.choices)
 
 
 def percent(share: float | None) -> str:
@@ -242,7 +243,7 @@ def section(result: QuestionResult, *, grouped: bool) -> Section:
     kind = result.kind
     shown = [result.overall, *(result.groups if grouped else [])]
     columns = [EVERYONE, *(group.group for group in shown[1:])]
-    made = Section(result, Question.Kind(kind).label, "text", shown, columns)
+    made = Section(result, KIND_LABELS.get(kind, kind), "text", shown, columns)
     if kind in LIKERT:
         made.shape, made.rows = "likert", option_rows(shown)
         made.bars = [likert_bar(group) for group in shown]
