@@ -202,6 +202,22 @@ def site(transactional_db: None, media_root: object) -> Site:
     survey_response.answers.get_or_create(
         question=survey.questions.get(code="q1"), defaults={"value": "Fair enough"}
     )
+    # A Likert question with a submitted answer, so that the results page draws its bars.
+    trust, _ = Question.objects.get_or_create(
+        survey=survey,
+        code="trust",
+        defaults={"kind": "likert5", "label": "I trust automated decisions.", "order": 1},
+    )
+    scale = ["Strongly disagree", "Disagree", "Neither", "Agree", "Strongly agree"]
+    for order, label in enumerate(scale):
+        trust.options.get_or_create(
+            code=f"s{order + 1}", role="choice", defaults={"label": label, "order": order}
+        )
+    submitted, _ = survey.responses.get_or_create(
+        participant=study.participants.order_by("pk")[2],
+        defaults={"submitted_at": survey.created_at},
+    )
+    submitted.answers.get_or_create(question=trust, defaults={"value": "s4"})
     # A page of the survey holding its question, for the builder's pages.
     survey_page, _ = survey.pages.get_or_create(title="Your views")
     survey.questions.update(page=survey_page)
