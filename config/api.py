@@ -25,8 +25,10 @@ from studies.api import (
     VariableViewSet,
     WorkshopViewSet,
 )
+from surveys.api import LinkViewSet, QuestionViewSet, ResponseViewSet, SurveyViewSet
 
 STUDY = r"studies/(?P<slug>[-a-zA-Z0-9_]+)"
+SURVEY = rf"{STUDY}/surveys/(?P<survey>[-a-zA-Z0-9_]+)"
 
 router = DefaultRouter()
 router.register("codings", CodingViewSet, basename="coding")
@@ -41,6 +43,10 @@ router.register(f"{STUDY}/codes", CodeViewSet, basename="study-code")
 router.register(f"{STUDY}/memberships", MembershipViewSet, basename="study-membership")
 router.register(f"{STUDY}/invitations", MemberInvitationViewSet, basename="study-invitation")
 router.register(f"{STUDY}/assignments", AssignmentViewSet, basename="study-assignment")
+router.register(f"{STUDY}/surveys", SurveyViewSet, basename="study-survey")
+router.register(f"{SURVEY}/questions", QuestionViewSet, basename="study-survey-question")
+router.register(f"{SURVEY}/links", LinkViewSet, basename="study-survey-link")
+router.register(f"{SURVEY}/responses", ResponseViewSet, basename="study-survey-response")
 
 # Explicit paths come first, so that no router pattern (e.g. codings/{pk}/) shadows them.
 urlpatterns = [

@@ -213,6 +213,10 @@ def walked(roster_study: Study, people: dict[str, User]) -> Walked:
         "memberships": Membership.objects.get(study=study, user=chloe).pk,
         "assignments": agreement_round.documents.get().assignments.get(coder=chloe).pk,
         "invitations": invitation.pk,
+        # The survey API's objects (the walked survey's question, link and response).
+        "questions": survey.questions.get(code="q1").pk,
+        "links": survey_link.pk,
+        "responses": survey_response.pk,
     }
     return Walked(
         study=study,

@@ -255,6 +255,9 @@ def site(transactional_db: None, media_root: object) -> Site:
         "memberships": Membership.objects.filter(study=study).order_by("pk").first().pk,
         "assignments": Assignment.objects.filter(coder__in=coders).order_by("pk").first().pk,
         "invitations": invitation.pk,
+        "questions": survey.questions.get(code="q1").pk,
+        "links": survey_link.pk,
+        "responses": survey_response.pk,
     }
     where = "`values` or `pks` in the site fixture of tests/e2e/test_layout.py"
     return Site(Values(values, {k: str(v) for k, v in pks.items()}, where), alice)
