@@ -193,13 +193,13 @@ class Pending:
     def drop(request: HttpRequest, survey: Survey) -> None:
         request.session.pop(_session_key(survey), None)
 
-    def plan(self, survey: Survey, mapping: dict[str, str] | None = None) -> ResponsesPlan:
+    def plan(self, survey: Survey) -> ResponsesPlan:
         return plan_responses(
             survey=survey,
             filename=self.filename,
             data=self.data,
             replace=self.replace,
-            mapping=self.mapping if mapping is None else mapping,
+            mapping=self.mapping,
             collect=True,
         )
 
