@@ -28,6 +28,7 @@ from studies.models import Participant, Study
 from studies.services import check_upload_size, parse_number
 from studies.wording import plural
 from surveys.models import OTHER, Answer, Option, Question, Response, Survey
+from surveys.services import publish_survey_texts
 
 SOURCE = "import"
 LIKERT = {Question.Kind.LIKERT5, Question.Kind.LIKERT7}
@@ -475,6 +476,10 @@ def apply_responses(
                 for q, item, value in rows
             )
         Answer.objects.bulk_create(answers)
+        # Long-text answers become survey text documents, in the same transaction.
+        publish_survey_texts(
+            survey=survey, participants=[p for p, _ in plan._responses], filename=plan.filename
+        )
     return plan
 
 

@@ -29,6 +29,7 @@ from surveys import forms
 from surveys.distribution import ANONYMOUS_SOURCE, CLOSED, NOT_OPEN, Link, open_link, state
 from surveys.logic import visible
 from surveys.models import OTHER, Answer, Invitation, Page, Question, Response, Survey
+from surveys.services import publish_text_answers
 
 # A respondent posts once per page; far more than that from one link is a script.
 RATE_LIMIT = 60
@@ -383,6 +384,8 @@ def save(
         if submit:
             response.submitted_at = timezone.now()
         response.save()
+        if submit:
+            publish_text_answers(response)  # long-text answers become a survey text document
     return True
 
 
