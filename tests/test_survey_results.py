@@ -18,7 +18,8 @@ from scipy import stats
 from studies.groups import MISSING, UnknownGroup, participant_groups
 from studies.models import Participant, ParticipantValue, Study, Variable
 from surveys.models import OTHER, Answer, Option, Question, Response, Survey
-from surveys.results import ResultsError, summarise, wave_change
+from surveys.results import GroupResult, OptionCount, ResultsError, summarise, wave_change
+from surveys.views_results import likert_bar, tone
 
 LIKERT = [
     ("sd", "Strongly disagree"),
@@ -446,3 +447,38 @@ def test_the_page_shows_the_change_between_waves(
     assert "Change between waves" in html
     expected = stats.wilcoxon([4, 3, 3, 3], [2, 3, 1, 4])
     assert f"{float(expected.pvalue):.3f}" in html
+
+
+def test_a_likert_bar_puts_the_middle_point_across_the_middle_line() -> None:
+    shares = [0.1, 0.2, 0.4, 0.2, 0.1]
+    group = GroupResult(
+        group="all",
+        respondents=10,
+        n=10,
+        missing=0,
+        options=[
+            OptionCount(code, label, round(share * 10), share, score)
+            for (code, label), share, score in zip(LIKERT, shares, range(1, 6), strict=True)
+        ],
+    )
+    bar = likert_bar(group)
+    # Each share is drawn at half its size: the disagreeing 30% and half the neutral 40% sit
+    # left of the middle, so the bar starts at 50 - (30 + 20) / 2 = 25.
+    assert [(s.left, s.width) for s in bar.segments] == [
+        (25.0, 5.0),
+        (30.0, 10.0),
+        (40.0, 20.0),
+        (60.0, 10.0),
+        (70.0, 5.0),
+    ]
+    assert [s.tone for s in bar.segments] == ["n3", "n1", "mid", "p1", "p3"]
+    assert [tone(position, 7) for position in range(7)] == [
+        "n3",
+        "n2",
+        "n1",
+        "mid",
+        "p1",
+        "p2",
+        "p3",
+    ]
+    assert [tone(position, 4) for position in range(4)] == ["n3", "n1", "p1", "p3"]
