@@ -12,10 +12,11 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from coding.demo import CODEBOOK, create_demo_codings
-from coding.models import Assignment, Code, Memo
+from coding.models import Assignment, Code, Coding, Memo
 from coding.services import import_codebook
 from studies.demo import load_workshops
-from studies.models import Membership, Study
+from studies.models import Document, Membership, Study, Turn
+from surveys.demo import load_surveys
 
 SLUG = "demo"
 NAME = "Judging algorithmic decisions (demo)"
@@ -66,7 +67,7 @@ class Command(BaseCommand):
         coders = [User.objects.get(username=name) for name in CODERS]
         owner = User.objects.get(username="alice")
         codes = list(Code.objects.filter(study=study))
-        documents = list(study.documents.order_by("title"))
+        documents = list(study.documents.filter(kind=Document.Kind.TRANSCRIPT).order_by("title"))
         created = 0
         for seed, document in enumerate(documents):
             created += create_demo_codings(document, codes, coders, seed=seed)
@@ -86,6 +87,24 @@ class Command(BaseCommand):
             if target == "code":
                 fields["code"] = negotiability
             Memo.objects.get_or_create(**fields)
+
+    def _mentions(self, study: Study) -> dict[str, dict[str, int]]:
+        """Participant code -> concept -> how many coded segments (any coder's) of that concept
+        lie in the participant's turns: what the demo's survey answers follow."""
+        turns: dict[int, list[tuple[int, int, str]]] = {}
+        for document_id, start, end, code in Turn.objects.filter(
+            document__study=study, participant__isnull=False
+        ).values_list("document_id", "start", "end", "participant__code"):
+            turns.setdefault(document_id, []).append((start, end, code))
+        mentions: dict[str, dict[str, int]] = {}
+        for document_id, concept, start in Coding.objects.filter(
+            document__study=study, code__parent__name="Concept"
+        ).values_list("document_id", "code__name", "start"):
+            for turn_start, turn_end, participant in turns.get(document_id, ()):
+                if turn_start <= start < turn_end:
+                    counts = mentions.setdefault(participant, {})
+                    counts[concept] = counts.get(concept, 0) + 1
+        return mentions
 
     def handle(self, *args: object, password: str | None, **options: object) -> None:
         if password is None:
@@ -111,6 +130,7 @@ class Command(BaseCommand):
             plan = import_codebook(study=study, filename=codebook.name, data=codebook.read_bytes())
             self.stdout.write(plan.summary())
             self._code_the_demo(study)
+            load_surveys(study, self.stdout.write, mentions=self._mentions(study))
 
         self.stdout.write(f"{'Created' if created else 'Updated'} the demo study '{SLUG}'.")
         names = ", ".join(f"{u} ({r})" for u, r in USERS)
