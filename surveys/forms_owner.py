@@ -129,7 +129,7 @@ class CreateLinksForm(forms.Form):
         queryset=Workshop.objects.none(),
         required=False,
         empty_label="Everyone on the roster",
-        label="For",
+        label="Create links for",
     )
 
     def __init__(self, *args: object, study: Study, **kwargs: object) -> None:
