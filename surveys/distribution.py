@@ -340,6 +340,7 @@ class Progress:
     by_workshop: list[Row] = field(default_factory=list)
     by_country: list[Row] = field(default_factory=list)
     participants: Counts = field(default_factory=Counts)  # every participant's link and response
+    roster: int = 0  # participants on the roster
     anonymous: Counts = field(default_factory=Counts)  # invited stays 0: nobody is invited
 
     @property
@@ -387,6 +388,7 @@ def progress(survey: Survey) -> Progress:
             country, Row(workshop.country.name or country, country, 0, Counts())
         )
         row.participants += workshop.n
+        result.roster += workshop.n
         row.counts.add(counts)
         result.participants.add(counts)
     result.by_country = list(countries.values())

@@ -42,8 +42,10 @@ class SurveyForm(forms.ModelForm):
         help_texts = {
             "slug": "Letters, digits and hyphens; used in addresses, exports and commands. "
             "Left empty, it is made from the title.",
-            "opens_at": "Left empty, the survey is open from now on.",
-            "closes_at": "Left empty, it stays open until you set a date.",
+            "allows_anonymous": "Each browser that opens the shared link answers as a respondent "
+            "of its own, not tied to a participant. The link is on the survey's links page.",
+            "opens_at": "In the server's time zone. Left empty, the survey is open from now on.",
+            "closes_at": "Left empty, it stays open until you set a time.",
         }
         widgets = {
             "description": forms.Textarea(attrs={"rows": 3}),

@@ -202,6 +202,7 @@ def test_progress_counts_links_drafts_and_submissions_by_workshop_and_country(
         for row in found.by_country
     }
     assert by_country == {"FI": ("Finland", 3, 1, 1), "GB": ("United Kingdom", 1, 0, 2)}
+    assert found.roster == 5
     assert (found.participants.invited, found.participants.started) == (4, 1)
     assert found.participants.completed == 3
     assert (found.anonymous.started, found.anonymous.completed) == (1, 2)
