@@ -312,13 +312,19 @@ def add_question(survey: Survey, data: QuestionData, *, page: Page | None = None
     return question
 
 
-def update_question(question: Question, data: QuestionData) -> Question:
+KEEP = object()  # update_question's page: where it is
+
+
+def update_question(question: Question, data: QuestionData, *, page: Any = KEEP) -> Question:
     """Change a question's code, kind, texts, condition, range, options or rows (options and
-    rows None: kept). Refused when it has answers and the kind changes or an option that
-    answers use goes; when a new code breaks another question's condition; or when its own
-    condition refers to an unknown or later question."""
+    rows None: kept), and move it to the end of another `page` (None: no page) if given.
+    Refused when it has answers and the kind changes or an option that answers use goes; when
+    a new code or place breaks another question's condition; or when its own condition refers
+    to an unknown or later question."""
     data = _check_question(data)
     survey = question.survey
+    if page is not KEEP and page is not None and page.survey_id != survey.pk:
+        raise ValidationError({"page": "That page belongs to another survey."})
     with transaction.atomic():
         question = Question.objects.select_for_update().get(pk=question.pk)
         _check_code(survey, data.code, exclude=question.pk)
@@ -349,7 +355,15 @@ def update_question(question: Question, data: QuestionData) -> Question:
         question.relevant = data.relevant.strip()
         question.save()
         _write_options(question, data, new=kind_changed)
-        _refuse_new_problems(survey, before, own_name=f"Question {question.code}", field="code")
+        moved = page is not KEEP and page != question.page
+        if moved:
+            _renumber(_to_page(question, page))
+        _refuse_new_problems(
+            survey,
+            before,
+            own_name=f"Question {question.code}",
+            field="page" if moved else "code",
+        )
     return question
 
 
@@ -512,16 +526,20 @@ def move_to_page(question: Question, page: Page | None) -> None:
     """Move a question to the end of another page (None: the questions without a page)."""
     if page is not None and page.survey_id != question.survey_id:
         raise ValidationError({"page": "That page belongs to another survey."})
-    survey = question.survey
+    _apply(question.survey, _to_page(question, page))
+
+
+def _to_page(question: Question, page: Page | None) -> list[tuple[Page | None, list[Question]]]:
     arrangement = [
-        (p, [q for q in questions if q.pk != question.pk]) for p, questions in layout(survey)
+        (p, [q for q in questions if q.pk != question.pk])
+        for p, questions in layout(question.survey)
     ]
     target = next((entry for entry in arrangement if entry[0] == page), None)
     if target is None:
         arrangement.append((None, []))
         target = arrangement[-1]
     target[1].append(question)
-    _apply(survey, arrangement)
+    return arrangement
 
 
 def _apply(survey: Survey, arrangement: Sequence[tuple[Page | None, Sequence[Question]]]) -> None:

@@ -134,11 +134,8 @@ def question_edit(request: HttpRequest, slug: str, survey: str, question_id: int
         request.POST or None, survey=found, initial=forms_builder.initial_for(question)
     )
     if request.method == "POST" and form.is_valid():
-        page = form.cleaned_data["page"]
         try:
-            builder.update_question(question, form.question_data())
-            if page != question.page:
-                builder.move_to_page(Question.objects.get(pk=question.pk), page)
+            builder.update_question(question, form.question_data(), page=form.cleaned_data["page"])
         except ValidationError as error:
             form.refused(error)
         else:

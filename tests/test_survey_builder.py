@@ -151,6 +151,24 @@ def test_a_move_that_breaks_a_condition_is_refused(survey: Survey, pages: list[P
     assert codes_in_order(survey) == [("About you", ["a", "b"]), ("Your views", [])]
 
 
+def test_an_edit_moves_a_question_to_another_page_unless_that_breaks_a_condition(
+    survey: Survey, pages: list[Page], people: dict[str, User]
+) -> None:
+    builder.add_question(survey, QuestionData(code="a", kind="text", label="A"), page=pages[0])
+    b = builder.add_question(
+        survey, QuestionData(code="b", kind="text", label="B", relevant="${a}"), page=pages[1]
+    )
+    a = survey.questions.get(code="a")
+    alice = client_for(people["alice"])
+    data = {"code": "a", "kind": "text", "label": "A", "page": pages[1].pk}
+    html = alice.post(url(survey, f"questions/{a.pk}/"), data).content.decode()
+    assert "Question b: its condition refers to ${a}, which does not come earlier" in html
+    assert codes_in_order(survey) == [("About you", ["a"]), ("Your views", ["b"])]
+    data = {"code": "b", "kind": "text", "label": "B", "relevant": "${a}", "page": pages[0].pk}
+    assert alice.post(url(survey, f"questions/{b.pk}/"), data).status_code == 302
+    assert codes_in_order(survey) == [("About you", ["a", "b"]), ("Your views", [])]
+
+
 def test_it_reorders_as_drag_and_drop_sends(survey: Survey, pages: list[Page]) -> None:
     a = builder.add_question(survey, QuestionData(code="a", kind="text", label="A"), page=pages[0])
     b = builder.add_question(survey, QuestionData(code="b", kind="text", label="B"), page=pages[0])

@@ -135,7 +135,7 @@ def test_an_owner_builds_a_survey_that_a_participant_answers_on_a_phone(
     page.get_by_role("button", name="Move question why up").focus()
     page.keyboard.press("Enter")
     expect(page.get_by_text("Moved Question why up.")).to_be_visible()
-    codes = page.locator(f"#page-{survey.pages.get(order=1).pk} .builder-question code")
+    codes = page.locator(f"#page-{survey.pages.get(order=1).pk} .builder-question .qcode")
     expect(codes.first).to_have_text("why")
     page.get_by_role("button", name="Move question why down").click()
     expect(codes.first).to_have_text("trust")
@@ -227,3 +227,52 @@ def test_an_owner_builds_a_survey_that_a_participant_answers_on_a_phone(
     page.goto(f"{live_server.url}/studies/adm/surveys/{survey.slug}/responses/")
     page.get_by_role("link", name="P04").click()
     expect(page.get_by_text("Weil Lebensläufe aussortiert werden.")).to_be_visible()
+
+
+def test_the_owner_reorders_by_dragging(
+    page: Page, live_server: LiveServer, transactional_db: None, script_errors: list[str]
+) -> None:
+    from django.contrib.auth.models import User
+
+    from surveys import builder
+    from surveys.builder import QuestionData
+
+    alice = User.objects.create_user("alice", "alice@example.org", "pw-alice-123")
+    study = Study.objects.create(slug="adm", name="Algorithmic decision-making")
+    Membership.objects.create(study=study, user=alice, role="owner")
+    survey = Survey.objects.create(study=study, slug="pre", title="Before the workshop")
+    first = builder.add_page(survey, title="About you")
+    second = builder.add_page(survey, title="Your views")
+    builder.add_question(survey, QuestionData(code="age", kind="number", label="Age?"), page=first)
+    for code in ("trust", "why"):
+        builder.add_question(
+            survey,
+            QuestionData(code=code, kind="text", label=code, relevant="${age} > 17"),
+            page=second,
+        )
+
+    def handle(code: str) -> object:
+        return page.locator(f"#question-{survey.questions.get(code=code).pk} .question-handle")
+
+    def order() -> list[tuple[str, str]]:
+        return [(q.code, q.page.title) for q in survey.questions.order_by("order")]
+
+    page.set_viewport_size({"width": 1280, "height": 1600})  # both pages in view while dragging
+    log_in(page, live_server, "alice", "pw-alice-123")
+    page.goto(f"{live_server.url}/studies/adm/surveys/pre/build/")
+    # "why" onto the first page, below "age".
+    below_age = page.locator(f"#page-{first.pk} .builder-questions")
+    box = below_age.bounding_box()
+    handle("why").drag_to(below_age, target_position={"x": 40, "y": box["height"] - 4})
+    expect(page.get_by_text("The new order is saved.")).to_be_visible()
+    page.reload()
+    expect(page.locator(f"#page-{first.pk} .builder-question .qcode")).to_have_text(["age", "why"])
+    assert order() == [("age", "About you"), ("why", "About you"), ("trust", "Your views")]
+
+    # "age" dragged below the questions whose conditions use it is refused, and the page
+    # returns to the order that was kept.
+    handle("age").drag_to(page.locator(f"#page-{second.pk} .builder-questions"))
+    expect(page.get_by_text("That order would break display logic")).to_be_visible()
+    expect(page.locator(f"#page-{first.pk} .builder-question .qcode").first).to_have_text("age")
+    assert order() == [("age", "About you"), ("why", "About you"), ("trust", "Your views")]
+    script_errors.clear()  # the refused order's 400 is logged by the browser
