@@ -144,13 +144,13 @@ def losses(survey: Survey) -> list[str]:
     """What deleting the survey deletes, for the confirmation: "12 submitted responses"."""
     responses = survey.responses.all()
     counted = [
-        (responses.filter(submitted_at__isnull=False).count(), "submitted response"),
-        (responses.filter(submitted_at__isnull=True).count(), "unfinished response"),
-        (survey.questions.count(), "question"),
-        (survey.pages.count(), "page"),
-        (survey.invitations.count(), "participant's link"),
+        (responses.filter(submitted_at__isnull=False).count(), "submitted response", None),
+        (responses.filter(submitted_at__isnull=True).count(), "unfinished response", None),
+        (survey.questions.count(), "question", None),
+        (survey.pages.count(), "page", None),
+        (survey.invitations.count(), "participant's link", "participants' links"),
     ]
-    return [plural(n, what) for n, what in counted if n]
+    return [plural(n, one, many) for n, one, many in counted if n]
 
 
 @login_required
@@ -171,6 +171,8 @@ def survey_delete(request: HttpRequest, slug: str, survey: str) -> HttpResponse:
             "survey": found,
             "losses": losses(found),
             "n_responses": found.responses.count(),
+            # Long-text answers made into documents stay: codings may point into them.
+            "n_documents": found.responses.filter(document__isnull=False).count(),
         },
     )
 

@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
-from studies.models import Participant, ParticipantValue, Study, Variable
+from studies.models import Document, Participant, ParticipantValue, Study, Variable
 from surveys import distribution
 from surveys.models import Answer, Question, Response, Survey
 
@@ -457,17 +457,23 @@ def test_the_owner_changes_the_settings_and_the_anonymous_link_follows(
 
 def test_the_owner_deletes_a_survey_after_seeing_what_is_lost(survey: Survey, people: dict) -> None:
     distribution.create_links(survey)
-    respond(survey, "P01", submitted=True)
+    answered = respond(survey, "P01", submitted=True)
+    answered.document = Document.objects.create(
+        study=survey.study, kind="survey", title="Before the workshop: P01", text="A person.\n"
+    )
+    answered.save()
     respond(survey, "P02", submitted=False)
     alice = client_of(people, "alice")
     confirm = alice.get(page(survey.study, "pre/delete/")).content.decode()
+    assert "The 1 survey text document made from long-text answers stays in" in confirm
     assert "2 responses</strong> will be lost" in confirm
     assert "1 submitted response" in confirm and "1 unfinished response" in confirm
-    assert "5 participant&#x27;s links" in confirm
+    assert "5 participants&#x27; links" in confirm
     assert Survey.objects.filter(pk=survey.pk).exists()
     gone = alice.post(page(survey.study, "pre/delete/"), follow=True)
     assert "Deleted the survey Before the workshop." in gone.content.decode()
     assert not Survey.objects.filter(pk=survey.pk).exists()
+    assert Document.objects.filter(title="Before the workshop: P01").exists()
 
 
 def test_the_owner_creates_links_per_workshop_then_for_everyone(
