@@ -60,6 +60,22 @@ def test_an_owner_previews_remaps_and_imports_responses(
     fits_and_reads(page)
     page.get_by_role("link", name="Import responses from a file").click()
 
+    # A file with problems: each is named by row, column and value, and it cannot be confirmed.
+    bad = tmp_path / "bad.csv"
+    bad.write_text("participant,trust,I trust algorithms\nP01,maybe,1\nP99,2,\n")
+    page.get_by_label("Response file").set_input_files(str(bad))
+    page.get_by_role("button", name="Upload and preview").click()
+    problems = page.get_by_role("alert")
+    expect(problems).to_contain_text("3 problems: nothing can be imported")
+    listed = page.locator("section[aria-labelledby=problems-h] tbody tr")
+    expect(listed).to_have_count(3)
+    expect(listed.nth(1)).to_contain_text("'maybe' is not an answer to trust")
+    expect(listed.nth(2)).to_contain_text("P99")
+    assert page.get_by_role("button", name="Import 2 responses").count() == 0
+    fits_and_reads(page)
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator(".messages")).to_contain_text("Import cancelled: nothing was written.")
+
     page.get_by_label("Response file").set_input_files(str(responses))
     fits_and_reads(page)
     page.get_by_role("button", name="Upload and preview").click()
