@@ -15,6 +15,7 @@ functions the owner's pages and the commands call.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from typing import Any
 
@@ -47,7 +48,7 @@ from studies.importers import FileRejected
 from surveys import builder, distribution
 from surveys.forms_owner import SurveyForm
 from surveys.models import Answer, Invitation, Option, Page, Question, Response, Survey
-from surveys.responses_import import import_responses
+from surveys.responses_import import apply_responses, plan_responses
 from surveys.results import ResultsError, count_respondents, summarise, wave_change
 from surveys.xlsform import export_xlsform, import_xlsform
 
@@ -1007,6 +1008,34 @@ class ResponsesUploadSerializer(serializers.Serializer):
     replace = serializers.BooleanField(
         required=False, help_text="Replace responses these participants already submitted."
     )
+    mapping = serializers.CharField(
+        required=False,
+        help_text='JSON: {column header: question code, code/row for a matrix row, or "" to '
+        "ignore it}; columns it leaves out are matched by header.",
+    )
+
+
+def column_mapping(raw: object) -> dict[str, str] | None:
+    """The optional `mapping` of an import: a JSON object of column header -> what it answers
+    (a question's code, `code/row` for a matrix row, or "" to ignore the column)."""
+    if raw in (None, ""):
+        return None
+    try:
+        mapping = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        mapping = None
+    if not isinstance(mapping, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
+    ):
+        raise serializers.ValidationError(
+            {
+                "mapping": [
+                    'A JSON object of column header to question code ("" to ignore the '
+                    'column), e.g. {"Q1": "trust", "Notes": ""}.'
+                ]
+            }
+        )
+    return mapping
 
 
 class ResponsesImportedSerializer(serializers.Serializer):
@@ -1052,18 +1081,31 @@ class ResponseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, SurveySc
         parser_classes=[MultiPartParser],
     )
     def import_file(self, request: Request, *args: Any, **kwargs: Any) -> APIResponse:
-        """Import responses from a .csv or .xlsx, all or nothing: a bad value anywhere refuses
-        the file (400 naming the row, the column and the value) and writes nothing."""
+        """Import responses from a .csv or .xlsx, all or nothing: the file is checked whole,
+        and any problem refuses it (400 with every problem's row, column and value) with
+        nothing written. `replace=true` replaces responses already submitted."""
         filename, data = one_file(request, ".csv or .xlsx")
         replace = is_true(request.data.get("replace", ""))
+        mapping = column_mapping(request.data.get("mapping"))
         try:
-            plan = import_responses(
+            plan = plan_responses(
                 survey=self.survey,
                 filename=filename,
                 data=data,
                 replace=replace,
-                imported_by=request.user,
+                mapping=mapping,
+                collect=True,
             )
+            if plan.problems:
+                errors = [
+                    {"row": p.row, "column": p.column, "value": p.value, "message": p.reason}
+                    for p in plan.problems
+                ]
+                return APIResponse(
+                    {"file": [p.message for p in plan.problems], "errors": errors},
+                    status=status.HTTP_400_BAD_REQUEST,
+                )
+            apply_responses(plan=plan, imported_by=request.user)
         except FileRejected as exc:
             return file_refusal(exc)
         return APIResponse(
