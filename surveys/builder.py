@@ -247,6 +247,17 @@ def _write_options(question: Question, data: QuestionData, *, new: bool) -> None
                         f"not {len(options)}."
                     }
                 )
+            codes = [code for code, _label in options]
+            kept = [o.code for o in question.options.filter(role=Option.Role.CHOICE)]
+            if codes not in ([str(n) for n in range(1, points + 1)], kept):
+                # Scores are the codes: results average them and exports label them. (A scale
+                # imported with other codes keeps them.)
+                raise ValidationError(
+                    {
+                        "options": f"The points of a Likert scale are coded 1 to {points} in "
+                        f"order (found {', '.join(codes)}); change their labels only."
+                    }
+                )
             set_options(question, options)
     elif kind in CHOICE_KINDS:
         if data.options is not None or new:

@@ -91,6 +91,25 @@ def test_it_refuses_a_bad_or_taken_code(survey: Survey) -> None:
     assert survey.questions.count() == 1
 
 
+def test_a_likert_scale_keeps_its_codes_and_number_of_points(survey: Survey) -> None:
+    points = [("1", "No"), ("2", "Rather no"), ("3", "Unsure"), ("4", "Rather yes"), ("5", "Yes")]
+    with pytest.raises(ValidationError) as too_few:
+        builder.add_question(
+            survey, QuestionData(code="t", kind="likert5", label="T", options=points[:4])
+        )
+    assert "has 5 labelled points, not 4" in too_few.value.message_dict["options"][0]
+    recoded = [("a", "No"), *points[1:]]
+    with pytest.raises(ValidationError) as renamed:
+        builder.add_question(
+            survey, QuestionData(code="t", kind="likert5", label="T", options=recoded)
+        )
+    assert "coded 1 to 5 in order (found a, 2, 3, 4, 5)" in renamed.value.message_dict["options"][0]
+    trust = builder.add_question(
+        survey, QuestionData(code="t", kind="likert5", label="T", options=points)
+    )
+    assert [o.label for o in trust.options.all()] == [label for _code, label in points]
+
+
 def test_it_refuses_a_choice_question_without_options(survey: Survey) -> None:
     with pytest.raises(ValidationError) as error:
         builder.add_question(survey, QuestionData(code="c", kind="single", label="Pick"))
