@@ -23,7 +23,7 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from exports.base import FORMATS, GROUPS_HELP, ExportError, ExportTable
+from exports.base import FORMATS, GROUPS_HELP, ExportError, ExportRefused, ExportTable
 from exports.renderers import render
 from exports.tables import ALL_MEASURES, TABLES
 from exports.views import FIGURE_KINDS, FIGURE_SIZES, TOP_LIMIT, ExportChoice
@@ -43,12 +43,15 @@ def _choice(request: Request, slug: str, name: str) -> tuple[Study, ExportChoice
 def _table(request: Request, study: Study, choice: ExportChoice) -> ExportTable:
     try:
         return choice.build(study, request.user)
+    except ExportRefused:
+        raise  # 403: a table this member may not see
     except ExportError as exc:
         raise serializers.ValidationError({"detail": str(exc)}) from None
 
 
 TABLE_PARAMETERS = [
     OpenApiParameter("name", str, OpenApiParameter.PATH, enum=list(TABLES)),
+    OpenApiParameter("survey", str, description="The survey's slug, for the survey tables"),
     OpenApiParameter("by", str, description=GROUPS_HELP),
     OpenApiParameter("measure", str, enum=list(ALL_MEASURES)),
     OpenApiParameter("layer", str, description="consensus, all, or a username"),

@@ -1,5 +1,7 @@
 """Figures for papers: an annotated heatmap (crosstabs, co-occurrence), grouped bars and stacked
-bars, drawn from a table's tidy form (code_path x group -> value).
+bars, drawn from a table's tidy form (code_path x group -> value); and for a survey's results
+table (`exports.survey_tables`): Likert items as diverging stacked bars, a matrix's rows as a
+heatmap of shares, a ranking's options as mean-rank bars.
 
 Decisions, made once for every figure:
 - matplotlib's object-oriented `Figure` API on the Agg canvas, never pyplot: no global figure
@@ -18,6 +20,11 @@ Decisions, made once for every figure:
   gives the same file.
 - Labels are the study's own: the table's title, code names (the path prefix all codes share is
   moved to the axis label), group names; long labels are wrapped, never truncated.
+- Diverging Likert bars: the points below the scale's middle extend left of zero, those above
+  it right, and the middle point (odd scales) is split half and half across zero; colours from
+  "PuOr" (ColorBrewer, safe for colour-vision deficiency) with a grey middle, and the legend names
+  every point, so colour is never the only signal. One figure shows one scale (the one most of
+  the items use); items on another scale are left out and the figure's note says so.
 """
 
 from __future__ import annotations
@@ -39,7 +46,12 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from exports.base import FIGURE_FORMATS, ExportError, ExportTable, group_header
 
-KINDS = ("heatmap", "bars", "stacked")
+CODE_KINDS = ("heatmap", "bars", "stacked")
+SURVEY_KINDS = ("diverging", "matrix", "ranks")
+KINDS = CODE_KINDS + SURVEY_KINDS
+DIVERGING_CMAP = "PuOr"
+NEUTRAL = "#bdbdbd"
+LIKERT_KINDS = ("likert5", "likert7")
 SIZES = {"single": 3.5, "double": 7.2}  # inches: one column, two columns of a paper
 DPI = 300
 HEATMAP_CMAP = "cividis"
@@ -334,6 +346,169 @@ def draw_bars(fig: Figure, data: FigureData, *, stacked: bool, base: float) -> N
         )
 
 
+# --- Survey results -------------------------------------------------------------------------
+
+
+@dataclass
+class LikertData:
+    items: list[str]  # wrapped labels, top to bottom
+    points: list[str]  # the scale's point labels, in order
+    shares: np.ndarray  # items x points, fractions 0..1 of each item's n
+    left_out: int  # items on another scale
+
+
+def _results(table: ExportTable) -> pd.DataFrame:
+    tidy = table.tidy
+    if not {"question", "kind", "option", "share"} <= set(tidy.columns):
+        raise ExportError(
+            f"The {table.name} table has no survey figure: the diverging, matrix and ranks "
+            "figures draw a survey's results (the survey_results table)."
+        )
+    return tidy
+
+
+def _item_label(row: pd.Series, several_groups: bool) -> str:
+    label = str(row["item_label"] or row["question_label"])
+    if row["item_label"]:
+        label = f"{row['question']}: {label}"
+    if several_groups:
+        label = f"{label} ({row['group']})"
+    return label
+
+
+def likert_data(table: ExportTable, *, wrap_width: int) -> LikertData:
+    """Each Likert question and matrix row (per group), with its shares per point."""
+    tidy = _results(table)
+    scored = tidy[
+        tidy["kind"].isin([*LIKERT_KINDS, "matrix"])
+        & tidy["score"].notna()
+        & (tidy["option"] != "")
+    ]
+    if scored.empty:
+        raise ExportError(
+            f"The {table.name} table has no Likert or matrix question to draw as diverging bars."
+        )
+    several = scored["group"].nunique() > 1
+    items: dict[tuple, tuple[str, dict[int, float], tuple[str, ...]]] = {}
+    for key, chosen in scored.groupby(["question", "item", "group"], sort=False):
+        chosen = chosen.sort_values("score")
+        scale = tuple(str(label) for label in chosen["option_label"])
+        shares = {
+            int(s): float(v) if pd.notna(v) else 0.0
+            for s, v in zip(chosen["score"], chosen["share"], strict=True)
+        }
+        items[key] = (_item_label(chosen.iloc[0], several), shares, scale)
+    scales = pd.Series([scale for _l, _s, scale in items.values()])
+    scale = scales.mode().iloc[0]
+    kept = [(label, shares) for label, shares, own in items.values() if own == scale]
+    array = np.array(
+        [[shares.get(i, 0.0) for i in range(1, len(scale) + 1)] for _l, shares in kept]
+    )
+    labels = _unique_labels([_wrap(label, wrap_width) for label, _s in kept])
+    return LikertData(labels, list(scale), array, len(items) - len(kept))
+
+
+def draw_diverging(fig: Figure, data: LikertData, *, base: float) -> None:
+    k = len(data.points)
+    middle = k / 2  # points before it go left; an odd scale's middle point straddles zero
+    cmap = matplotlib.colormaps[DIVERGING_CMAP]
+    colours = [cmap(0.12 + 0.76 * i / max(k - 1, 1)) for i in range(k)]
+    if k % 2:
+        colours[k // 2] = NEUTRAL
+    ax = fig.add_subplot()
+    positions = np.arange(len(data.items))
+    shares = data.shares
+    lower = int(np.floor(middle))
+    left = -shares[:, :lower].sum(axis=1) - (shares[:, lower] / 2 if k % 2 else 0.0)
+    for index in range(k):
+        widths = shares[:, index]
+        ax.barh(
+            positions,
+            widths,
+            left=left,
+            height=0.7,
+            color=colours[index],
+            label=data.points[index],
+            edgecolor="white",
+            linewidth=0.4,
+        )
+        left = left + widths
+    ax.axvline(0, color="#333333", linewidth=0.6)
+    ax.set_yticks(positions, labels=data.items)
+    ax.invert_yaxis()
+    reach = max(1e-9, float(np.abs(ax.get_xlim()).max()))
+    ax.set_xlim(-reach, reach)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{abs(x) * 100:.0f}%"))
+    ax.set_xlabel("Share of respondents")
+    ax.grid(axis="x", color="#d9d9d9", linewidth=0.5)
+    ax.set_axisbelow(True)
+    ax.spines[["top", "right", "left"]].set_visible(False)
+    ax.tick_params(axis="y", length=0)
+    fig.legend(
+        loc="outside lower center",
+        ncols=min(k, 4),
+        frameon=False,
+        handlelength=1.0,
+        columnspacing=1.0,
+        fontsize=base - 1,
+    )
+
+
+def matrix_data(table: ExportTable, *, wrap_width: int) -> FigureData:
+    """A matrix's rows (per group) x its points, the shares of each row's n."""
+    tidy = _results(table)
+    rows = tidy[(tidy["kind"] == "matrix") & (tidy["option"] != "") & tidy["score"].notna()]
+    if rows.empty:
+        raise ExportError(f"The {table.name} table has no matrix question to draw as a heatmap.")
+    several_groups = rows["group"].nunique() > 1
+    first = rows["question"].iloc[0]
+    chosen = rows[rows["question"] == first]  # one matrix: its own scale
+    labels = [_item_label(r, several_groups) for _i, r in chosen.iterrows()]
+    chosen = chosen.assign(_label=labels)
+    points = [str(p) for p in pd.unique(chosen.sort_values("score")["option_label"])]
+    matrix = (
+        chosen.pivot_table(index="_label", columns="option_label", values="share", sort=False)
+        .reindex(index=list(dict.fromkeys(labels)), columns=points)
+        .astype(float)
+    )
+    matrix.index = _unique_labels([_wrap(str(label), wrap_width) for label in matrix.index])
+    matrix.columns = [_wrap(str(c), 12) for c in matrix.columns]
+    return FigureData(
+        values=matrix,
+        percent=True,
+        measure_label="Share of the row's respondents",
+        row_axis=_wrap(str(chosen["question_label"].iloc[0]), wrap_width * 2),
+        column_axis="Answer",
+    )
+
+
+def ranks_data(table: ExportTable, *, wrap_width: int) -> FigureData:
+    """Each ranking question's options (rows) by group (columns): the mean rank."""
+    tidy = _results(table)
+    ranked = tidy[(tidy["kind"] == "ranking") & tidy["mean_rank"].notna()]
+    if ranked.empty:
+        raise ExportError(f"The {table.name} table has no ranking question to draw.")
+    several_questions = ranked["question"].nunique() > 1
+    labels = [
+        f"{r['question']}: {r['option_label']}" if several_questions else str(r["option_label"])
+        for _i, r in ranked.iterrows()
+    ]
+    ranked = ranked.assign(_label=labels, group=ranked["group"].astype(str))
+    values = (
+        ranked.pivot_table(index="_label", columns="group", values="mean_rank", sort=False)
+        .reindex(index=list(dict.fromkeys(labels)), columns=list(pd.unique(ranked["group"])))
+        .astype(float)
+    )
+    values.index = _unique_labels([_wrap(label, wrap_width) for label in values.index])
+    return FigureData(
+        values=values,
+        percent=False,
+        measure_label="Mean rank (1 = first)",
+        row_axis="" if several_questions else str(ranked["question_label"].iloc[0]),
+        column_axis=_group_axis(table),
+    )
+
+
 def _height(kind: str, data: FigureData, width: float) -> float:
     rows, columns = data.values.shape
     lines = sum(label.count("\n") + 1 for label in data.values.index)
@@ -367,8 +542,20 @@ def render_figure(
         raise ExportError(f"Unknown figure kind '{kind}': use one of {', '.join(KINDS)}.")
     width = SIZES[size]
     base = 7.0 if size == "single" else 8.0  # journals ask for 6-9 pt at print size
-    data = figure_data(table, wrap_width=22 if size == "single" else 34)
-    kind = kind or table.figure or ("heatmap" if data.values.shape[1] > 1 else "bars")
+    wrap_width = 22 if size == "single" else 34
+    kind = kind or table.figure
+    likert: LikertData | None = None
+    if kind == "diverging":
+        likert = likert_data(table, wrap_width=wrap_width)
+        # Sized like stacked bars, one row per item.
+        data = FigureData(pd.DataFrame(index=likert.items), True, "", "", "")
+    elif kind == "matrix":
+        data = matrix_data(table, wrap_width=wrap_width)
+    elif kind == "ranks":
+        data = ranks_data(table, wrap_width=wrap_width)
+    else:
+        data = figure_data(table, wrap_width=wrap_width)
+        kind = kind or ("heatmap" if data.values.shape[1] > 1 else "bars")
 
     style = {
         "font.family": ["DejaVu Sans", "sans-serif"],
@@ -388,9 +575,21 @@ def render_figure(
     # rc_context: savefig reads the font settings at save time, and they must not leak into
     # anything else drawn in this process.
     with matplotlib.rc_context(style):
-        fig = Figure(figsize=(width, _height(kind, data, width)), layout="constrained")
+        fig = Figure(
+            figsize=(width, _height("heatmap" if kind == "matrix" else kind, data, width)),
+            layout="constrained",
+        )
         _title(fig, table, width, base + 1)
-        if kind == "heatmap":
+        if likert is not None:
+            draw_diverging(fig, likert, base=base)
+            if likert.left_out:
+                fig.supxlabel(
+                    f"{likert.left_out} item(s) on another scale are not shown.",
+                    fontsize=base - 1,
+                    x=0.0,
+                    ha="left",
+                )
+        elif kind in ("heatmap", "matrix"):
             draw_heatmap(
                 fig, data, width=width, base=base, annotate_limit=10 if size == "single" else 22
             )

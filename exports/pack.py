@@ -2,8 +2,12 @@
 
 The set follows what a paper on a multi-site workshop study reports: code frequencies, each
 dimension by country, workshop and participant variable, the dimensions crossed with each
-other, co-occurrence, quotes, the codebook appendix, agreement, the roster and Table 1. Which
-versions of a table go in, and with which figure, is its exporter's say (`pack_variants`).
+other, co-occurrence, quotes, the codebook appendix, agreement, the roster and Table 1, and for
+each survey its responses (.csv, .xlsx, .sav, .dta), answers, codebook, results with their
+figures and, for a later wave, the change from the earlier one. Which versions of a table go
+in, in which formats and with which figures, is its exporter's say (`pack_variants`,
+`pack_formats`, `ExportTable.figure_kinds`). Tables the person may not export (individual
+survey responses, for anyone but an owner) are listed under "Not included".
 """
 
 from __future__ import annotations
@@ -41,12 +45,15 @@ def build_pack(study: Study, *, layer: str | None = None, user: object = None) -
     skipped: list[str] = []
     sources = table_sources(study, layer=layer, user=user)
     for item in pack_items(study):
-        by, measure = item.variant.by, item.variant.measure
+        by, measure, survey = item.variant.by, item.variant.measure, item.variant.survey
         try:
-            table = build_table(study, item.name, by=by, measure=measure, sources=sources)
+            table = build_table(
+                study, item.name, by=by, measure=measure, survey=survey, sources=sources
+            )
         except ExportError as exc:
             # e.g. agreement with fewer than two coders: say so in the README, keep the rest.
-            skipped.append(f"- {item.name}{f' by {by}' if by else ''}: {exc}")
+            of = f" of {survey}" if survey else ""
+            skipped.append(f"- {item.name}{of}{f' by {by}' if by else ''}: {exc}")
             continue
         tables.append((item, table))
 
@@ -71,15 +78,24 @@ def build_pack(study: Study, *, layer: str | None = None, user: object = None) -
             archive.writestr(f"{study.slug}_tables.xlsx", render_workbook([t for _, t in tables]))
         for item, table in tables:
             files = []
-            for fmt in ("csv", "tex", "md"):
+            folder = "surveys" if item.variant.survey else "tables"
+            for fmt in EXPORTERS[item.name].pack_formats:
                 filename, _type, content = render(table, fmt)
-                archive.writestr(f"tables/{filename}", content)
-                files.append(f"`tables/{filename}`")
+                archive.writestr(f"{folder}/{filename}", content)
+                files.append(f"`{folder}/{filename}`")
             if item.variant.figure:
-                for fmt in FIGURE_FORMATS:
-                    filename, _type, content = render(table, fmt)
-                    archive.writestr(f"figures/{filename}", content)
-                    files.append(f"`figures/{filename}`")
+                kinds = [None] if table.figure_kinds is None else table.figure_kinds
+                for kind in kinds:
+                    for fmt in FIGURE_FORMATS:
+                        try:
+                            filename, _type, content = render(table, fmt, kind=kind)
+                        except ExportError as exc:  # nothing to draw: say so, keep the rest
+                            skipped.append(f"- the figure of {table.title}: {exc}")
+                            break
+                        if kind and kind != table.figure:
+                            filename = filename.replace(f".{fmt}", f"_{kind}.{fmt}")
+                        archive.writestr(f"figures/{filename}", content)
+                        files.append(f"`figures/{filename}`")
             lines.append(f"- {table.title}: {', '.join(files)}")
             lines += [f"  - {note}" for note in table.notes]
         if skipped:

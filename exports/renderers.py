@@ -16,6 +16,10 @@ that starts with = + - @ tab or CR gets a leading ' (and defusedcsv handles | an
 every text cell is stored as a string cell. The cells and writers that apply these rules
 (`write_csv`, `write_sheet`, `put_cell`) live in `studies.sheets`, shared with the codebook's
 files (`coding.services.csv_bytes`, `xlsx_bytes`).
+
+.sav (SPSS) and .dta (Stata) are written with pyreadstat from the table's `labelled` form (one
+row per respondent or participant, with variable and value labels); a table without one (a
+crosstab, quotes...) is refused with a message saying which tables can be.
 """
 
 from __future__ import annotations
@@ -25,13 +29,15 @@ import html
 import io
 import json
 import re
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pandas as pd
 
-from exports.base import ExportError, ExportTable
+from exports.base import ExportError, ExportTable, LabelledData
 from studies.sheets import display, is_number, native, put_cell, sheet_title, write_csv, write_sheet
 
 # --- Cells ------------------------------------------------------------------------------------
@@ -405,6 +411,93 @@ class PdfRenderer(FigureRenderer):
     extension = "pdf"
 
 
+class LabelledRenderer(Renderer):
+    """A statistics package's file with variable and value labels, from `table.labelled`."""
+
+    package: ClassVar[str]
+
+    def render(self, table: ExportTable, **options: Any) -> bytes:
+        if table.labelled is None:
+            raise ExportError(
+                f"The {table.name} table cannot be written as .{self.extension}: {self.package} "
+                "files hold tables with one row per respondent or participant (survey responses, "
+                "participants). Export it as .xlsx or .csv instead."
+            )
+        frame = labelled_frame(table.labelled)
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / f"table.{self.extension}"
+            self.write(frame, table, path)
+            return path.read_bytes()
+
+    @abstractmethod
+    def write(self, frame: pd.DataFrame, table: ExportTable, path: Path) -> None: ...
+
+
+def labelled_frame(labelled: LabelledData) -> pd.DataFrame:
+    """The columns as pyreadstat writes them: numbers as floats (missing NaN), datetimes as
+    datetime64, dates as dates, and text as strings with "" for a missing one (Stata's writer
+    cannot store a missing long string)."""
+    frame = labelled.frame.copy()
+    for name in frame.columns:
+        present = [v for v in frame[name] if v is not None and not pd.isna(v)]
+        if present and all(isinstance(v, dt.datetime) for v in present):
+            frame[name] = pd.to_datetime(frame[name])
+        elif present and all(isinstance(v, dt.date) for v in present):
+            continue
+        elif present and all(isinstance(v, int | float) for v in present):
+            frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+        elif not present and name in labelled.value_labels:
+            frame[name] = pd.Series([float("nan")] * len(frame), index=frame.index)
+        else:
+            frame[name] = [
+                "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)
+                for v in frame[name]
+            ]
+    return frame
+
+
+class SavRenderer(LabelledRenderer):
+    identifier = "sav"
+    verbose_name = "SPSS data file, labelled (.sav)"
+    content_type = "application/x-spss-sav"
+    extension = "sav"
+    package = "SPSS"
+
+    def write(self, frame: pd.DataFrame, table: ExportTable, path: Path) -> None:
+        import pyreadstat
+
+        labelled = table.labelled
+        pyreadstat.write_sav(
+            frame,
+            str(path),
+            file_label=table.title[:64],
+            column_labels=labelled.variable_labels,
+            variable_value_labels=labelled.value_labels,
+        )
+
+
+class DtaRenderer(LabelledRenderer):
+    identifier = "dta"
+    verbose_name = "Stata data file, labelled (.dta)"
+    content_type = "application/x-stata-dta"
+    extension = "dta"
+    package = "Stata"
+
+    def write(self, frame: pd.DataFrame, table: ExportTable, path: Path) -> None:
+        import pyreadstat
+
+        labelled = table.labelled
+        # Stata keeps at most 80 characters of a variable's or the file's label.
+        labels = {name: label[:80] for name, label in labelled.variable_labels.items()}
+        pyreadstat.write_dta(
+            frame,
+            str(path),
+            file_label=table.title[:80],
+            column_labels=labels,
+            variable_value_labels=labelled.value_labels,
+        )
+
+
 RENDERERS: dict[str, Renderer] = {
     renderer.identifier: renderer
     for renderer in (
@@ -417,6 +510,8 @@ RENDERERS: dict[str, Renderer] = {
         PngRenderer(),
         SvgRenderer(),
         PdfRenderer(),
+        SavRenderer(),
+        DtaRenderer(),
     )
 }
 

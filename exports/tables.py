@@ -14,6 +14,11 @@ Counting rules (DESIGN.md, "Data rules"; the frame's rules are in `exports.frame
 - Group `variable:NAME`: a coding belongs to the value of each participant it overlaps, so a
   coding spanning two participants with different values counts under both (the row total
   counts it once).
+- Group `survey:SLUG/CODE` (a matrix row: `survey:SLUG/CODE/ROW`) is a participant variable
+  whose values are the labels of a closed question's options, in option order, then
+  "(missing)" for those without a submitted answer (`exports.frame`); a coding belongs to the
+  answer of each participant it overlaps, as for variables. Only Likert, single choice and
+  matrix rows group: they give each participant one answer.
 - Group `dimension:NAME` counts co-occurrence: the unit is a pair of overlapping codings of the
   same document and layer, one of a row code and one of a code of that dimension. Its words are
   those of the overlapping region, its participants those whose turns the overlapping region
@@ -25,19 +30,12 @@ Counting rules (DESIGN.md, "Data rules"; the frame's rules are in `exports.frame
 
 from __future__ import annotations
 
-import tomllib
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import cached_property
-from importlib import metadata
-from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import pandas as pd
-from django.core.exceptions import PermissionDenied
 
 from coding.models import Code
 from coding.reliability import compute_reliability
@@ -45,16 +43,35 @@ from studies.access import Access, role_in
 from studies.models import Document, Study, Variable, Workshop
 from studies.nlp import count_words
 
-from .base import GROUPS_HELP, MEASURES, ExportError, ExportTable, group_header
+from .base import (
+    GROUPS_HELP,
+    MEASURES,
+    TOP_DEFAULT,
+    ExportError,
+    ExportRefused,
+    ExportTable,
+    LabelledData,
+    PackVariant,
+    TableExporter,
+    group_header,
+    variable_name,
+)
+from .base import (
+    OPTIONS as OPTIONS,  # the export page lists the options in this order
+)
 from .frame import (
+    GROUPABLE_KINDS,
     MISSING,
+    SURVEY_PREFIX,
     VARIABLE_PREFIX,
     CodeTree,
+    SurveyData,
     TurnIndex,
     analysis_frame,
     data_checksum,
     participant_frame,
     roster_frame,
+    survey_data,
 )
 from .stats import significance_note
 
@@ -68,28 +85,36 @@ COUNT_MEASURES = ("segments", "participants")
 QUOTE_WINDOW = 20
 
 
-def colloquy_version() -> str:
-    """The installed package's version, else pyproject.toml's, else "dev"."""
-    try:
-        return metadata.version("colloquy")
-    except metadata.PackageNotFoundError:
-        pass
-    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
-    try:
-        return str(tomllib.loads(pyproject.read_text())["project"]["version"])
-    except (OSError, KeyError, tomllib.TOMLDecodeError):
-        return "dev"
-
-
 # --- What a table is built from -------------------------------------------------------------
 
 
 class Sources:
     """The study's data for one table, each part loaded once and only when needed."""
 
-    def __init__(self, study: Study, layer: str | None) -> None:
+    def __init__(self, study: Study, layer: str | None, access: Access | None = None) -> None:
         self.study = study
         self.requested_layer = layer
+        self.access = access
+        self._surveys: dict[str, SurveyData] = {}
+
+    def survey(self, slug: str | None) -> SurveyData:
+        """The study's survey `slug` with its questions and responses, read once; ExportError
+        naming the study's surveys when it is missing or unknown."""
+        if slug not in self._surveys:
+            self._surveys[str(slug)] = survey_data(self.study, slug)
+        return self._surveys[str(slug)]
+
+    @property
+    def sees_responses(self) -> bool:
+        return sees_responses(self.access)
+
+    def require_responses(self, what: str) -> None:
+        """ExportRefused unless the person may see individual survey responses."""
+        if not self.sees_responses:
+            raise ExportRefused(
+                f"{what}: only the study's owners see individual survey responses; "
+                "the survey's results table shows them aggregated."
+            )
 
     @cached_property
     def frame(self) -> pd.DataFrame:
@@ -180,7 +205,7 @@ class Grouping:
     """How codings fall into groups, with each group's roster denominator."""
 
     by: str | None
-    kind: str  # none, country, workshop, document, variable, dimension
+    kind: str  # none, country, workshop, document, variable, survey, dimension
     groups: list[str]
     denominators: dict[str, int]
     column: str = ""  # the frame column holding the group (country, workshop, ...)
@@ -189,6 +214,11 @@ class Grouping:
     @property
     def label(self) -> str:
         return self.by or "all"
+
+    @property
+    def per_participant(self) -> bool:
+        """A participant's attribute (a variable or a survey answer), not the coding's own."""
+        return self.kind in ("variable", "survey")
 
 
 def dimension_names(study: Study) -> list[str]:
@@ -201,8 +231,46 @@ def dimension_names(study: Study) -> list[str]:
     )
 
 
+def survey_grouping(sources: Sources, by: str, name: str) -> Grouping:
+    """`survey:SLUG/CODE[/ROW]`: participants by their submitted answer (see the module)."""
+    slug, _, rest = name.partition("/")
+    code, _, row = rest.partition("/")
+    if not code:
+        raise ExportError(
+            f"'{by}' names no question: group by survey:SURVEY_SLUG/QUESTION_CODE "
+            "(a matrix row: survey:SURVEY_SLUG/QUESTION_CODE/ROW)."
+        )
+    survey = sources.survey(slug.strip())
+    question = survey.question(code.strip())
+    if question.kind not in GROUPABLE_KINDS:
+        raise ExportError(
+            f"The question '{question.code}' ({question.kind_label.lower()}) cannot group "
+            f"participants in '{by}': only Likert, single choice and matrix-row questions give "
+            "each participant one answer; multiple choice, ranking, number, date and text "
+            "questions do not."
+        )
+    if question.kind == "matrix":
+        rows = {r.casefold(): r for r, _label in question.rows}
+        if row.strip().casefold() not in rows:
+            known = ", ".join(rows.values()) or "none"
+            raise ExportError(
+                f"'{by}': the matrix '{question.code}' groups by one of its rows, "
+                f"survey:{survey.slug}/{question.code}/ROW; its rows are {known}."
+            )
+        row = rows[row.strip().casefold()]
+    elif row:
+        raise ExportError(f"'{by}': '{question.code}' is not a matrix, so it has no rows.")
+    column = f"{SURVEY_PREFIX}{survey.slug}/{question.code}" + (f"/{row}" if row else "")
+    roster = sources.roster
+    counts = roster[column].value_counts().to_dict() if column in roster else {}
+    labels = list(dict.fromkeys(label for _code, label in question.choices))
+    groups = labels + ([MISSING] if counts.get(MISSING) else [])
+    return Grouping(column, "survey", groups, {g: counts.get(g, 0) for g in groups}, column)
+
+
 def parse_grouping(sources: Sources, by: str | None) -> Grouping:
-    """GROUP: country, workshop, document, variable:NAME or dimension:CODE_NAME."""
+    """GROUP: country, workshop, document, variable:NAME, dimension:CODE_NAME or
+    survey:SURVEY_SLUG/QUESTION_CODE[/ROW]."""
     roster = sources.roster
     everyone = len(roster)
     if by in (None, ""):
@@ -258,6 +326,8 @@ def parse_grouping(sources: Sources, by: str | None) -> Grouping:
         return Grouping(
             by, "dimension", groups, dict.fromkeys(groups, everyone), dimension_codes=codes
         )
+    if kind == "survey" and name:
+        return survey_grouping(sources, by, name)
     raise ExportError(f"Unknown group '{by}': use {GROUPS_HELP}.")
 
 
@@ -300,7 +370,7 @@ def _coding_units_flat(
             "unit": chosen["coding_id"].to_numpy(),
             "row": chosen["code_id"].to_numpy(),
             "group": chosen[grouping.column].to_numpy()
-            if grouping.column and grouping.kind != "variable"
+            if grouping.column and not grouping.per_participant
             else ALL,
             "document_id": chosen["document_id"].to_numpy(),
             "words": chosen["words"].to_numpy(),
@@ -316,7 +386,7 @@ def _coding_units_flat(
             "participant": picked["participant"].to_numpy(),
         }
     )
-    if grouping.kind == "variable":
+    if grouping.per_participant:
         by_value = people_units[["unit", "row", "group"]].drop_duplicates()
         units = units.drop(columns="group").merge(by_value, on=["unit", "row"], how="inner")
     return units, people_units
@@ -338,7 +408,7 @@ def coding_units(
         frame["document_id"],
         frame["words"],
         frame[grouping.column]
-        if grouping.column and grouping.kind != "variable"
+        if grouping.column and not grouping.per_participant
         else [ALL] * len(frame),
         strict=True,
     ):
@@ -362,7 +432,7 @@ def coding_units(
     people_units = pd.DataFrame.from_records(
         people_records, columns=["unit", "row", "group", "participant"]
     )
-    if grouping.kind == "variable":
+    if grouping.per_participant:
         # A coding belongs to the values of the participants it overlaps.
         by_value = people_units[["unit", "row", "group"]].drop_duplicates()
         units = units.drop(columns="group").merge(by_value, on=["unit", "row"], how="inner")
@@ -428,113 +498,6 @@ def measure_series(
         return counted
     assert denominators is not None
     return counted / denominators(counted.index)
-
-
-# --- What a table is: one exporter class each ----------------------------------------------
-
-# The options a table may read, in the order the export page lists them.
-OPTIONS = ("by", "measure", "layer", "rollup", "top")
-TOP_DEFAULT = 3
-
-
-@dataclass(frozen=True)
-class PackVariant:
-    """One version of a table in the paper pack: the options it is made with, and whether its
-    figure goes in too."""
-
-    by: str | None = None
-    measure: str = "segments"
-    figure: bool = False
-
-
-class TableExporter(ABC):
-    """One table of a study, in the manner of pretix's exporters: everything the export page,
-    the API, `manage.py export` and the paper pack know about a table is said here, once.
-
-    - `identifier`: its name in URLs, query strings and `--table`; `verbose_name`: its label
-      on the export page.
-    - `fields`: the options it reads besides the layer (some of by, measure, rollup, top);
-      `measures`: those it accepts when it reads a measure; `default_by`: its grouping when
-      none is given.
-    - `reads_codings`: it counts the codings of one layer, so it reads `layer` and its meta
-      names the layer and the checksum of the coded data.
-    - `figure`: the kind of figure drawn for it unless another is asked for; None when it has
-      no figure.
-    - `one_measure`: it shows the one measure asked for (and its files are named after it);
-      False for a table with a column per measure.
-
-    `build(sources, **options)` makes the table with its meta; a table implements `make`.
-    Options it does not read are ignored, so every caller passes the same ones.
-    """
-
-    identifier: ClassVar[str]
-    verbose_name: ClassVar[str]
-    fields: ClassVar[tuple[str, ...]] = ()
-    measures: ClassVar[tuple[str, ...]] = ()
-    default_by: ClassVar[str | None] = None
-    reads_codings: ClassVar[bool] = True
-    figure: ClassVar[str | None] = None
-    one_measure: ClassVar[bool] = True
-
-    @property
-    def options(self) -> tuple[str, ...]:
-        """Every option the table reads, in the order of OPTIONS."""
-        read = {*self.fields, *(("layer",) if self.reads_codings else ())}
-        return tuple(option for option in OPTIONS if option in read)
-
-    def reads(self, option: str) -> bool:
-        return option in self.options
-
-    @property
-    def has_figure(self) -> bool:
-        return self.figure is not None
-
-    def check(self, *, measure: str = "segments", top: int = TOP_DEFAULT) -> None:
-        """ExportError naming an option value the table cannot use, before any data is read."""
-        if self.reads("measure") and measure not in self.measures:
-            raise ExportError(f"Unknown measure '{measure}': use {', '.join(self.measures)}.")
-        if self.reads("top") and top < 1:
-            raise ExportError("top must be at least 1.")
-
-    def build(
-        self,
-        sources: Sources,
-        *,
-        by: str | None = None,
-        measure: str = "segments",
-        rollup: bool = False,
-        top: int = TOP_DEFAULT,
-    ) -> ExportTable:
-        """The table of `sources` (one study and layer) with its meta."""
-        self.check(measure=measure, top=top)
-        by = (by or self.default_by) if self.reads("by") else None
-        measure = measure if self.reads("measure") else "segments"
-        rollup = rollup and self.reads("rollup")
-        table = self.make(sources, by=by, measure=measure, rollup=rollup, top=top)
-        table.figure = self.figure
-        table.meta = {
-            "study": sources.study.slug,
-            "table": self.identifier,
-            "title": table.title,
-            "by": by,
-            "measure": measure if self.reads("measure") and self.one_measure else None,
-            "layer": sources.layer if self.reads_codings else None,
-            "rollup": rollup,
-            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "version": colloquy_version(),
-            "checksum": sources.checksum if self.reads_codings else None,
-        }
-        return table
-
-    @abstractmethod
-    def make(
-        self, sources: Sources, *, by: str | None, measure: str, rollup: bool, top: int
-    ) -> ExportTable:
-        """The table itself (its name, title, tidy and wide forms, notes)."""
-
-    def pack_variants(self, study: Study) -> Iterator[PackVariant]:
-        """The versions of the table in the paper pack: by default one, with its figure."""
-        yield PackVariant(figure=self.has_figure)
 
 
 # --- Code by group tables -------------------------------------------------------------------
@@ -626,7 +589,7 @@ class CrosstabTable(TableExporter):
                 leaves = [pk for pk in rows if not (sources.tree.subtree(pk) - {pk}) & set(rows)]
                 tested = grid.loc[leaves]
             notes.append(significance_note(tested.to_numpy()))
-            if measure == "participants" or grouping.kind in ("variable", "dimension"):
+            if measure == "participants" or grouping.kind in ("variable", "survey", "dimension"):
                 notes.append(
                     "One participant or segment can fall in several cells, so the counts are not "
                     "independent observations: read the test as descriptive."
@@ -702,6 +665,11 @@ def _rule_note(grouping: Grouping, measure: str) -> str:
         )
     if grouping.kind == "variable":
         return "A segment counts under the value of each participant whose turns it overlaps."
+    if grouping.kind == "survey":
+        return (
+            "A segment counts under the answer of each participant whose turns it overlaps; "
+            f"{MISSING} holds those without a submitted answer."
+        )
     return "Totals count distinct segments, participants and documents, not sums of the cells."
 
 
@@ -834,6 +802,9 @@ class QuotesTable(TableExporter):
 
     def make(self, sources: Sources, *, by: str | None, top: int, **_: object) -> ExportTable:
         grouping = parse_grouping(sources, by)
+        if grouping.kind == "survey":
+            # A quote names its speaker, so beside an answer it shows that person's answer.
+            sources.require_responses("Quotes by a survey answer")
         exclude = set(grouping.dimension_codes)
         rows = sources.codable_rows(rollup=False, exclude=exclude)
         frame = sources.frame.set_index("coding_id", drop=False)
@@ -1040,6 +1011,7 @@ class ParticipantsTable(TableExporter):
         tidy = roster.copy()
         for name, series in (("segments", segments), ("codes", codes), ("documents", documents)):
             tidy[name] = tidy["participant"].map(series).fillna(0).astype("int64")
+        tidy = tidy[[c for c in tidy.columns if not c.startswith(SURVEY_PREFIX)]]
         wide = tidy.rename(columns=_strip_variable_prefix(tidy.columns))
         return ExportTable(
             self.identifier,
@@ -1047,7 +1019,34 @@ class ParticipantsTable(TableExporter):
             tidy,
             wide,
             notes=["Segments: codings of the layer that overlap the participant's turns."],
+            labelled=_labelled_participants(tidy),
         )
+
+
+PARTICIPANT_LABELS = {
+    "participant": "Participant code",
+    "workshop": "Workshop",
+    "country": "Country (ISO 3166)",
+    "segments": "Coded segments in the participant's turns",
+    "codes": "Distinct codes in the participant's turns",
+    "documents": "Documents with the participant's coded turns",
+}
+
+
+def _labelled_participants(tidy: pd.DataFrame) -> LabelledData:
+    """The roster for SPSS and Stata: a variable's values as text, "(missing)" left empty."""
+    taken: set[str] = set()
+    columns: dict[str, list] = {}
+    labels: dict[str, str] = {}
+    for column in tidy.columns:
+        plain = column.removeprefix(VARIABLE_PREFIX)
+        name = variable_name(plain, taken)
+        values = tidy[column].tolist()
+        if column.startswith(VARIABLE_PREFIX):
+            values = [None if v == MISSING else v for v in values]
+        columns[name] = values
+        labels[name] = PARTICIPANT_LABELS.get(column, plain)
+    return LabelledData(pd.DataFrame(columns), labels)
 
 
 def _strip_variable_prefix(columns: pd.Index) -> dict[str, str]:
@@ -1117,6 +1116,9 @@ class DemographicsTable(TableExporter):
 
 
 # --- The registry: the only list of tables ---------------------------------------------------
+# The survey tables are written in their own module against the same base (exports.base).
+from .survey_tables import SURVEY_EXPORTERS  # noqa: E402
+
 # The export page, the API, `manage.py export` and the paper pack offer these, in this order.
 
 EXPORTERS: dict[str, TableExporter] = {
@@ -1130,6 +1132,7 @@ EXPORTERS: dict[str, TableExporter] = {
         ReliabilityTable(),
         ParticipantsTable(),
         DemographicsTable(),
+        *SURVEY_EXPORTERS,
     )
 }
 TABLES = tuple(EXPORTERS)
@@ -1145,7 +1148,14 @@ def get_exporter(name: str) -> TableExporter:
     return exporter
 
 
-class LayerRefused(ExportError, PermissionDenied):
+def sees_responses(access: Access | None) -> bool:
+    """Whether `access` may export individual survey responses (the rule for every survey
+    table and grouping that shows one person's answers): owners only; viewers and coders see
+    results aggregated. Without `access` (a command run by the server's operator): yes."""
+    return access is None or access.is_owner
+
+
+class LayerRefused(ExportRefused):
     """A layer the person may not export: a refusal of access (403 from pages and the API),
     and an ExportError to code that builds tables."""
 
@@ -1169,7 +1179,7 @@ def table_sources(study: Study, *, layer: str | None = None, user: object | None
     """The data several tables of one study and layer can share (see build_table), as `user`
     may see them."""
     access = Access(study, user, role_in(study, user)) if user is not None else None
-    return Sources(study, export_layer(access, layer))
+    return Sources(study, export_layer(access, layer), access)
 
 
 def build_table(
@@ -1181,14 +1191,16 @@ def build_table(
     layer: str | None = None,
     rollup: bool = False,
     top: int = TOP_DEFAULT,
+    survey: str | None = None,
     user: object | None = None,
     sources: Sources | None = None,
 ) -> ExportTable:
     """One of the study's tables (see `EXPORTERS` and the module's rules). Raises ExportError
-    naming what is wrong for an unknown table, group, variable, dimension, measure or layer.
+    naming what is wrong for an unknown table, group, variable, dimension, measure, layer or
+    survey (ExportRefused for a table the user may not see).
     Tables made together (the paper pack) pass one `sources`, so the data is read once."""
     exporter = get_exporter(name)
     exporter.check(measure=measure, top=top)
     if sources is None:
         sources = table_sources(study, layer=layer, user=user)
-    return exporter.build(sources, by=by, measure=measure, rollup=rollup, top=top)
+    return exporter.build(sources, by=by, measure=measure, rollup=rollup, top=top, survey=survey)

@@ -2,8 +2,8 @@
 format, or the whole paper pack.
 
 The page, its downloads and the API read the query string through one `ExportChoice` (table,
-by, measure, layer, rollup, top, figure, size, bom), so a download is exactly the table on the
-screen. Which tables there are and which options each reads come from the registry
+survey, by, measure, layer, rollup, top, figure, size, bom), so a download is exactly the table
+on the screen. Which tables there are and which options each reads come from the registry
 (`exports.tables.EXPORTERS`). Options that do not apply to the chosen table are ignored, and
 the page says so when one was set to something other than its default.
 
@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
@@ -26,21 +27,28 @@ from django.utils.http import content_disposition_header, urlencode
 from django.utils.safestring import mark_safe
 
 from exports import renderers
-from exports.base import FIGURE_FORMATS, ExportError, ExportTable
+from exports.base import (
+    FIGURE_FORMATS,
+    LABELLED_FORMATS,
+    OPTIONS,
+    TOP_DEFAULT,
+    ExportError,
+    ExportTable,
+    TableExporter,
+)
+from exports.frame import survey_columns, surveys_data
 from exports.pack import build_pack
 from exports.tables import (
     ALL_MEASURES,
     EXPORTERS,
-    OPTIONS,
     TABLES,
-    TOP_DEFAULT,
-    TableExporter,
     build_table,
     dimension_names,
     export_layer,
 )
 from studies.access import get_study_for_user
 from studies.models import Membership, Study
+from surveys.models import Survey
 
 User = get_user_model()
 
@@ -59,6 +67,9 @@ FIGURE_KINDS = {
     "heatmap": "Heatmap",
     "bars": "Bars",
     "stacked": "Stacked bars",
+    "diverging": "Diverging stacked bars (Likert)",
+    "matrix": "Heatmap of a matrix's rows",
+    "ranks": "Mean rank (ranking)",
 }
 FIGURE_SIZES = {"single": "One column (paper)", "double": "Two columns (paper)"}
 TOP_LIMIT = 50
@@ -67,6 +78,7 @@ TRUE_VALUES = ("1", "on", "true", "yes")
 # Which options each table reads is its exporter's say (exports.tables); an option set for a
 # table that does not read it is noted on the page.
 OPTION_LABELS = {
+    "survey": "Survey",
     "by": "Grouping",
     "measure": "Measure",
     "layer": "Layer",
@@ -76,6 +88,7 @@ OPTION_LABELS = {
 # Values that mean "not chosen": the form always sends every field, and an untouched field
 # should not earn a note.
 DEFAULTS = {
+    "survey": ("",),
     "by": ("", EXPORTERS[DEFAULT_TABLE].default_by or ""),
     "measure": ("segments",),
     "layer": ("",),
@@ -92,12 +105,18 @@ TABLE_DOWNLOADS = [
     ("md", {}, "Markdown (.md)"),
     ("json", {}, "JSON (.json)"),
 ]
+# Offered for the tables that can be them (one row per respondent or participant).
+LABELLED_DOWNLOADS = [
+    ("sav", "SPSS (.sav, labelled)"),
+    ("dta", "Stata (.dta, labelled)"),
+]
 FIGURE_DOWNLOADS = [
     ("png", "PNG, 300 dpi (.png)"),
     ("svg", "SVG (.svg)"),
     ("pdf", "PDF (.pdf)"),
 ]
-DOWNLOAD_FORMATS = {"xlsx", "csv", "tex", "md", "json", *FIGURE_FORMATS}
+DOWNLOAD_FORMATS = {"xlsx", "csv", "tex", "md", "json", *FIGURE_FORMATS, *LABELLED_FORMATS}
+SURVEY_LABEL_LENGTH = 70  # a grouping's label in the select, so that it fits a narrow window
 
 
 def blind_coder(study: Study) -> bool:
@@ -113,12 +132,13 @@ def chosen_layer(study: Study, user: object, asked: str) -> str:
 @dataclass
 class ExportChoice:
     """What a request asked for, read from its query string in one way by the page, its
-    downloads and the API (table, by, measure, layer, rollup, top, figure, size, bom).
+    downloads and the API (table, survey, by, measure, layer, rollup, top, figure, size, bom).
     `problems` are values that could not be read at all (a table name, a number, a figure kind
     or size), reported like the tables' own errors; `ignored` names the options set for a
     table that does not read them."""
 
     table: str = DEFAULT_TABLE
+    survey: str = ""
     by: str = ""
     measure: str = "segments"
     layer: str = ""
@@ -143,6 +163,7 @@ class ExportChoice:
             choice.by = query.get("by", "")
         else:
             choice.by = EXPORTERS[choice.table].default_by or ""
+        choice.survey = query.get("survey", "").strip()
         choice.measure = query.get("measure") or "segments"
         choice.layer = chosen_layer(study, user, query.get("layer", ""))
         choice.rollup = query.get("rollup", "").lower() in TRUE_VALUES
@@ -165,7 +186,8 @@ class ExportChoice:
             return choice
         if choice.figure not in FIGURE_KINDS:
             choice.problems.append(
-                f"There is no figure kind “{choice.figure}”: choose heatmap, bars or stacked."
+                f"There is no figure kind “{choice.figure}”: choose "
+                f"{', '.join(kind for kind in FIGURE_KINDS if kind)}."
             )
         if choice.size not in FIGURE_SIZES:
             choice.problems.append(
@@ -176,6 +198,8 @@ class ExportChoice:
             if not exporter.reads(option) and value not in DEFAULTS[option]:
                 if option == "layer" and blind_coder(study):
                     continue  # set for them, not by them
+                if option == "survey":
+                    continue  # the page's form always sends the survey chosen in its list
                 choice.ignored.append(label)
         return choice
 
@@ -202,6 +226,7 @@ class ExportChoice:
             layer=self.layer or None,
             rollup=self.rollup,
             top=self.top,
+            survey=self.survey or None,
             user=user,
         )
 
@@ -212,6 +237,8 @@ class ExportChoice:
     def query(self, **extra: str) -> str:
         """The query string that asks for this table again (only the options it reads)."""
         params: dict[str, str] = {"table": self.table}
+        if self.applies("survey") and self.survey:
+            params["survey"] = self.survey
         if self.applies("by") and self.by:
             params["by"] = self.by
         if self.applies("measure"):
@@ -231,16 +258,37 @@ class ExportChoice:
 
 
 def group_choices(study: Study) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The groupings for a crosstab, as option groups: places, participant variables and the
-    codebook's dimensions (top-level codes that are not codable and have children)."""
+    """The groupings for a crosstab, as option groups: places, participant variables, the
+    codebook's dimensions (top-level codes that are not codable and have children) and the
+    answers to each survey's closed questions ("Survey title: question label")."""
     variables = study.variables.order_by("order", "name").values_list("name", flat=True)
     dimensions = dimension_names(study)
     groups = [
         ("Where", [("country", "Country"), ("workshop", "Workshop"), ("document", "Document")]),
         ("Participant variable", [(f"variable:{name}", name) for name in variables]),
         ("Codebook dimension", [(f"dimension:{name}", name) for name in dimensions]),
+        ("Survey answer", survey_groupings(study)),
     ]
     return [(label, options) for label, options in groups if options]
+
+
+def survey_groupings(study: Study) -> list[tuple[str, str]]:
+    """(by, label) for every closed question a participant answers once, per survey: the
+    roster's survey columns (`exports.frame.survey_columns`)."""
+    found = []
+    for survey in surveys_data(study).values():
+        for column, (question, row) in survey_columns(survey).items():
+            label = f"{survey.title}: {question.label}" + (
+                f": {question.row_label(row)}" if row else ""
+            )
+            if len(label) > SURVEY_LABEL_LENGTH:
+                label = label[: SURVEY_LABEL_LENGTH - 1].rstrip() + "…"
+            found.append((column, label))
+    return found
+
+
+def survey_choices(study: Study) -> list[tuple[str, str]]:
+    return list(Survey.objects.filter(study=study).values_list("slug", "title"))
 
 
 def grouping_options(study: Study, chosen: str) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -310,12 +358,18 @@ def export_page(request: HttpRequest, slug: str) -> HttpResponse:
             "tables": [(key, exporter.verbose_name) for key, exporter in EXPORTERS.items()],
             "hidden_options": hidden_options(),
             "groups": grouping_options(study, choice.by),
+            "surveys": survey_choices(study),
             "measures": [(m, MEASURE_LABELS.get(m, m)) for m in ALL_MEASURES],
             "layers": layer_choices(study, request.user),
             "figure_kinds": list(FIGURE_KINDS.items()),
             "figure_sizes": list(FIGURE_SIZES.items()),
             "table_downloads": [
                 (download(fmt, **extra), label) for fmt, extra, label in TABLE_DOWNLOADS
+            ]
+            + [
+                (download(fmt), label)
+                for fmt, label in LABELLED_DOWNLOADS
+                if table is not None and table.labelled is not None
             ],
             "figure_downloads": [(download(fmt), label) for fmt, label in FIGURE_DOWNLOADS],
             "figure_url": download("png"),
@@ -323,7 +377,10 @@ def export_page(request: HttpRequest, slug: str) -> HttpResponse:
             + (f"?{urlencode({'layer': choice.layer})}" if choice.layer else ""),
             "blind": blind_coder(study),
             # A table with no rows has nothing to draw (the PNG would be a 400).
-            "show_figure": choice.has_figure and table is not None and not table.tidy.empty,
+            "show_figure": choice.has_figure
+            and table is not None
+            and not table.tidy.empty
+            and table.figure_kinds != [],
         },
     )
 
@@ -368,7 +425,8 @@ def export_download(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
         table = choice.build(study, request.user)
         filename, content_type, content = choice.render(table, fmt)
     except ExportError as exc:
-        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
+        status = 403 if isinstance(exc, PermissionDenied) else 400
+        return HttpResponse(str(exc), status=status, content_type="text/plain; charset=utf-8")
     return attachment(content, content_type, filename)
 
 

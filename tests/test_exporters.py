@@ -17,17 +17,50 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
-from exports.base import FIGURE_FORMATS, ExportError
+from exports.base import FIGURE_FORMATS, LABELLED_FORMATS, ExportError
 from exports.management.commands.export import Command
 from exports.pack import pack_items
 from exports.renderers import RENDERERS, render
 from exports.tables import EXPORTERS, OPTIONS, TABLES, table_sources
 from studies.models import Study
+from surveys.models import Answer, Option, Question, Response, Survey
 from tests.helpers import client_for
 
-TABLE_FORMATS = [fmt for fmt in RENDERERS if fmt not in FIGURE_FORMATS]
-SIGNATURES = {"xlsx": b"PK", "png": b"\x89PNG", "pdf": b"%PDF"}
+TABLE_FORMATS = [fmt for fmt in RENDERERS if fmt not in (*FIGURE_FORMATS, *LABELLED_FORMATS)]
+SIGNATURES = {
+    "xlsx": b"PK",
+    "png": b"\x89PNG",
+    "pdf": b"%PDF",
+    "sav": b"$FL2",
+    "dta": b"<stata_dta>",
+}
+
+
+def demo_wave(demo: Study) -> str:
+    """The slug of a later wave of a survey of the demo, which every survey table can be made
+    of: the demo's own when it has one, else two small waves answered by three participants."""
+    later = Survey.objects.filter(study=demo, wave_of__isnull=False).first()
+    if later is not None:
+        return later.slug
+    earlier = None
+    for slug, scores in (("pre-check", "adn"), ("post-check", "nas")):
+        survey = Survey.objects.create(study=demo, slug=slug, title=slug, wave_of=earlier)
+        trust = Question.objects.create(survey=survey, code="trust", kind="likert5", label="T")
+        for order, code in enumerate("sdnab"):
+            Option.objects.create(question=trust, code=code, label=code.upper(), order=order)
+        for participant, score in zip(demo.participants.order_by("code"), scores, strict=False):
+            response = Response.objects.create(
+                survey=survey, participant=participant, submitted_at=timezone.now()
+            )
+            Answer.objects.create(response=response, question=trust, value=score)
+        earlier = survey
+    return "post-check"
+
+
+def survey_option(exporter: object, slug: str) -> dict[str, str]:
+    return {"survey": slug} if exporter.reads("survey") else {}
 
 
 def person(name: str | None) -> User | None:
@@ -57,13 +90,20 @@ def test_every_exporter_declares_what_the_callers_read() -> None:
 
 def test_every_exporter_builds_on_the_demo_and_renders_to_every_format(demo: Study) -> None:
     sources = table_sources(demo)  # one study and layer, read once for every table
+    wave = demo_wave(demo)
     for name, exporter in EXPORTERS.items():
-        table = exporter.build(sources)
+        table = exporter.build(sources, **survey_option(exporter, wave))
         assert table.name == name
         assert table.meta["table"] == name
         assert (table.meta["checksum"] is not None) == exporter.reads_codings, name
         assert (table.meta["layer"] is not None) == exporter.reads_codings, name
         formats = TABLE_FORMATS + (list(FIGURE_FORMATS) if exporter.has_figure else [])
+        if table.labelled is not None:
+            formats += LABELLED_FORMATS
+        else:
+            for fmt in LABELLED_FORMATS:
+                with pytest.raises(ExportError, match=f"cannot be written as .{fmt}"):
+                    render(table, fmt)
         for fmt in formats:
             filename, content_type, content = render(table, fmt, size="single", bom=False)
             assert filename.startswith(f"demo_{name}") and filename.endswith(f".{fmt}"), filename
@@ -117,8 +157,11 @@ def test_the_api_serves_every_table_of_the_registry_and_its_schema_says_so(
     demo: Study,
 ) -> None:
     victor = client_for(person("victor"))
-    for name in TABLES:
-        response = victor.get(api_url(name))
+    alice = client_for(person("alice"))  # individual survey responses are an owner's
+    wave = demo_wave(demo)
+    for name, exporter in EXPORTERS.items():
+        member = alice if exporter.individual else victor
+        response = member.get(api_url(name), survey_option(exporter, wave))
         assert response.status_code == 200, (name, response.content[:200])
         assert response.json()["table"] == name
     unknown = victor.get(api_url("pie"))
@@ -144,11 +187,13 @@ def test_the_command_and_the_pack_offer_every_table_of_the_registry(
     parser = Command().create_parser("manage.py", "export")
     [table_option] = [action for action in parser._actions if action.dest == "table"]
     assert tuple(table_option.choices) == TABLES
-    for name in TABLES:
+    wave = demo_wave(demo)
+    for name, exporter in EXPORTERS.items():
         path = tmp_path / f"{name}.json"
+        survey = ["--survey", wave] if exporter.reads("survey") else []
         call_command(
-            "export", "--study", "demo", "--table", name, "--format", "json", "-o", str(path),
-            stdout=io.StringIO(),
+            "export", "--study", "demo", "--table", name, *survey, "--format", "json",
+            "-o", str(path), stdout=io.StringIO(),
         )  # fmt: skip
         assert json.loads(path.read_bytes())["table"] == name
     assert {item.name for item in pack_items(demo)} == set(TABLES)

@@ -7,15 +7,17 @@ import csv
 import io
 import json
 import math
+import tempfile
 import xml.etree.ElementTree as ET  # our own output, parsed only to check it is well formed
 
 import openpyxl
 import pandas as pd
+import pyreadstat
 import pytest
 from PIL import Image
 
 from coding.services import csv_bytes, xlsx_bytes
-from exports.base import ExportError, ExportTable
+from exports.base import LABELLED_FORMATS, ExportError, ExportTable, LabelledData
 from exports.figures import render_figure, text_colour_on
 from exports.renderers import RENDERERS, render, render_workbook
 
@@ -77,12 +79,42 @@ def read_csv(content: bytes) -> list[list[str]]:
 # --- The registry ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fmt", list(RENDERERS))
+@pytest.mark.parametrize("fmt", [f for f in RENDERERS if f not in LABELLED_FORMATS])
 def test_every_format_renders_with_a_filename_and_type(fmt: str) -> None:
     filename, content_type, content = render(crosstab(), fmt)
     assert filename == f"adm_crosstab_country_participant_share.{fmt}"
     assert content_type == RENDERERS[fmt].content_type
     assert content
+
+
+@pytest.mark.parametrize("fmt", LABELLED_FORMATS)
+def test_spss_and_stata_files_need_a_table_with_one_row_per_person(fmt: str) -> None:
+    with pytest.raises(ExportError, match=f"The crosstab table cannot be written as .{fmt}"):
+        render(crosstab(), fmt)
+    people = ExportTable(
+        "participants",
+        "Participants",
+        pd.DataFrame(),
+        pd.DataFrame(),
+        meta={"study": "adm"},
+        labelled=LabelledData(
+            pd.DataFrame({"participant": ["P01", None], "trust": [2.0, None]}),
+            {"participant": "Participant code", "trust": "Trust in algorithms"},
+            {"trust": {1: "low", 2: "high"}},
+        ),
+    )
+    filename, content_type, content = render(people, fmt)
+    assert filename == f"adm_participants.{fmt}"
+    assert content_type == RENDERERS[fmt].content_type
+    with tempfile.NamedTemporaryFile(suffix=f".{fmt}") as file:
+        file.write(content)
+        file.flush()
+        reader = pyreadstat.read_sav if fmt == "sav" else pyreadstat.read_dta
+        frame, meta = reader(file.name)
+    assert list(frame["participant"]) == ["P01", ""]
+    assert frame["trust"][0] == 2.0 and pd.isna(frame["trust"][1])
+    assert meta.column_names_to_labels["trust"] == "Trust in algorithms"
+    assert meta.variable_value_labels["trust"] == {1.0: "low", 2.0: "high"}
 
 
 def test_it_refuses_an_unknown_format() -> None:

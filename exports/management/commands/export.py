@@ -16,6 +16,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--study", required=True, help="The study's slug")
         parser.add_argument("--table", choices=TABLES)
+        parser.add_argument("--survey", help="The survey's slug, for the survey tables")
         parser.add_argument("--by", help=GROUPS_HELP)
         parser.add_argument("--measure", default="segments", help=", ".join(ALL_MEASURES))
         parser.add_argument(
@@ -51,6 +52,7 @@ class Command(BaseCommand):
                     layer=options["layer"],
                     rollup=options["rollup"],
                     top=options["top"],
+                    survey=options["survey"],
                 )
                 _name, _type, content = render(
                     table,
