@@ -581,7 +581,7 @@ class QuestionViewSet(
 
     serializer_class = QuestionSerializer
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
-    filterset_fields = ["kind", "page"]
+    filterset_fields = ["kind"]
     ordering_fields = ["order", "code", "id"]
     ordering = ["order", "id"]
 
