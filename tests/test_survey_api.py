@@ -333,12 +333,11 @@ def test_owners_change_move_reorder_and_delete_questions(
     )
     assert kind.status_code == 400 and "kind" in kind.json()
 
-    moved = alice.post(
-        f"{PRE}/questions/{ids['comments']}/move/",
-        {"direction": "up"},
-        content_type="application/json",
+    climb(
+        people, "post", f"{PRE}/questions/{ids['comments']}/move/", OWNERS_ONLY, {"direction": "up"}
     )
-    assert [q["code"] for q in moved.json()] == ["trust", "comments", "domains"]
+    moved = alice.get(f"{PRE}/questions/").json()["results"]
+    assert [q["code"] for q in moved] == ["trust", "comments", "domains"]
     bad_move = alice.post(
         f"{PRE}/questions/{ids['comments']}/move/",
         {"direction": "sideways"},
@@ -350,8 +349,9 @@ def test_owners_change_move_reorder_and_delete_questions(
     incomplete = alice.post(f"{PRE}/questions/reorder/", order, content_type="application/json")
     assert incomplete.status_code == 400 and "every" in incomplete.json()["pages"][0]
     order["pages"][0]["questions"].append(ids["comments"])
-    reordered = alice.post(f"{PRE}/questions/reorder/", order, content_type="application/json")
-    assert [q["code"] for q in reordered.json()] == ["domains", "trust", "comments"]
+    climb(people, "post", f"{PRE}/questions/reorder/", OWNERS_ONLY, order)
+    reordered = alice.get(f"{PRE}/questions/").json()["results"]
+    assert [q["code"] for q in reordered] == ["domains", "trust", "comments"]
 
     # Answered: deleted only when confirmed, with its answers.
     url = f"{PRE}/questions/{ids['comments']}/"
