@@ -6,6 +6,7 @@ whose ValidationError messages the views put beside the field they name.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
@@ -80,6 +81,9 @@ class QuestionForm(forms.Form):
         self.fields["page"].queryset = survey.pages.order_by("order", "pk")
         for name, kinds in KINDS_WITH.items():
             self.fields[name].widget.attrs["data-kinds"] = " ".join(kinds)
+        # builder.js swaps the starting points when the kind changes and none were edited.
+        defaults = {kind: initial_for_kind(kind).get("options", "") for kind in Kind.values}
+        self.fields["options"].widget.attrs["data-defaults"] = json.dumps(defaults)
 
     def clean_code(self) -> str:
         return self.cleaned_data["code"].strip()

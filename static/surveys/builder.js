@@ -97,7 +97,16 @@ function setUpKindFields() {
       input.closest(".field").classList.toggle("kind-hidden", !wanted);
     }
   };
-  kind.addEventListener("change", show);
+  const options = document.querySelector(".question-form textarea[data-defaults]");
+  const defaults = options ? JSON.parse(options.dataset.defaults) : {};
+  let previous = kind.value;
+  kind.addEventListener("change", () => {
+    // Untouched starting points follow the kind (Likert labels, matrix points).
+    const untouched = options && (!options.value.trim() || options.value === defaults[previous]);
+    if (untouched) options.value = defaults[kind.value] || "";
+    previous = kind.value;
+    show();
+  });
   show();
 }
 

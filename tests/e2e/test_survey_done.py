@@ -6,6 +6,8 @@ owner then sees the result, and the used link cannot answer again."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Browser, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
@@ -39,7 +41,7 @@ def fits(page: Page) -> None:
 def add_question(page: Page, kind: str, on: str, fields: dict[str, str]) -> None:
     """From the builder: choose the kind and the page, fill the form, add the question."""
     page.get_by_label("Question of the kind").select_option(label=kind)
-    page.get_by_label("on", exact=True).select_option(label=on)
+    page.get_by_label("on the page", exact=True).select_option(label=on)
     page.get_by_role("button", name="Add question").click()
     expect(page.get_by_role("heading", name="New question")).to_be_visible()
     for label, value in fields.items():
@@ -105,6 +107,12 @@ def test_an_owner_builds_a_survey_that_a_participant_answers_on_a_phone(
         "5 = Strongly agree"
     )
     expect(page.get_by_label("Matrix rows")).to_be_hidden()  # only the kind's fields show
+    # Untouched starting points follow the kind.
+    page.get_by_label("Kind").select_option(label="Likert, 7 points")
+    expect(page.get_by_label("Options, or the points of the scale")).to_have_value(
+        re.compile(r"4 = Neither agree nor disagree\n.*7 = Strongly agree$", re.DOTALL)
+    )
+    page.get_by_label("Kind").select_option(label="Likert, 5 points")
     page.get_by_label("Required (when shown)").check()
     page.get_by_role("button", name="Add question").click()
     expect(page.get_by_text("Added question trust.")).to_be_visible()
