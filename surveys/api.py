@@ -442,12 +442,31 @@ class SurveyViewSet(StudyScopedResourceViewSet):
 # --- Questions --------------------------------------------------------------------------------
 
 
+# Several models have a `kind` and a `role`: these name their choice sets in the schema, so that
+# each is one stable component (QuestionKindEnum, OptionRoleEnum) rather than a made-up name.
+@extend_schema_field(
+    {"type": "string", "enum": list(Question.Kind.values)}, component_name="QuestionKindEnum"
+)
+class QuestionKindField(serializers.ChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=Question.Kind.choices, **kwargs)
+
+
+@extend_schema_field(
+    {"type": "string", "enum": list(Option.Role.values)}, component_name="OptionRoleEnum"
+)
+class OptionRoleField(serializers.ChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=Option.Role.choices, **kwargs)
+
+
 class TextsSerializer(serializers.Serializer):
     text = serializers.CharField(allow_blank=True, help_text="The label (or title) translated.")
     help_text = serializers.CharField(allow_blank=True, required=False, default="")
 
 
 class OptionSerializer(serializers.ModelSerializer):
+    role = OptionRoleField(read_only=True)
     translations = serializers.SerializerMethodField(help_text="{language: label}")
 
     class Meta:
@@ -459,6 +478,7 @@ class OptionSerializer(serializers.ModelSerializer):
 
 
 class QuestionSerializer(serializers.ModelSerializer):
+    kind = QuestionKindField(read_only=True)
     options = serializers.SerializerMethodField(
         help_text="The choices (role choice) in order, then a matrix's rows (role row)."
     )
@@ -517,7 +537,7 @@ class QuestionWriteSerializer(serializers.Serializer):
     High)."""
 
     code = serializers.CharField(max_length=64)
-    kind = serializers.ChoiceField(choices=Question.Kind.choices)
+    kind = QuestionKindField()
     label = serializers.CharField()
     help_text = serializers.CharField(allow_blank=True, required=False)
     required = serializers.BooleanField(required=False)
