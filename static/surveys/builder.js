@@ -110,5 +110,26 @@ function setUpKindFields() {
   show();
 }
 
+function keepFocusAfterMoves() {
+  // A Move up / Move down button reloads the page; focus comes back to the same button of the
+  // moved item, so pressing Enter again moves it further.
+  document.querySelectorAll(".move-form").forEach((form) =>
+    form.addEventListener("submit", (event) => {
+      if (event.submitter) sessionStorage.setItem("builder-moved", event.submitter.value);
+    }),
+  );
+  const direction = sessionStorage.getItem("builder-moved");
+  sessionStorage.removeItem("builder-moved");
+  const item = direction && document.getElementById(window.location.hash.slice(1));
+  if (!item || !["up", "down"].includes(direction)) return;
+  const own = item.classList.contains("builder-page")
+    ? item.querySelector(":scope > .builder-page-head")
+    : item.querySelector(":scope > .builder-tools");
+  const button = own?.querySelector(`button[value="${direction}"]`);
+  // After the browser has scrolled to the item (which clears the focus), not before.
+  if (button) window.addEventListener("load", () => requestAnimationFrame(() => button.focus()));
+}
+
 setUpDragging();
 setUpKindFields();
+keepFocusAfterMoves();

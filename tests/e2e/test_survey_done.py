@@ -143,6 +143,7 @@ def test_an_owner_builds_a_survey_that_a_participant_answers_on_a_phone(
     page.get_by_role("button", name="Move question why up").focus()
     page.keyboard.press("Enter")
     expect(page.get_by_text("Moved Question why up.")).to_be_visible()
+    expect(page.get_by_role("button", name="Move question why up")).to_be_focused()
     codes = page.locator(f"#page-{survey.pages.get(order=1).pk} .builder-question .qcode")
     expect(codes.first).to_have_text("why")
     page.get_by_role("button", name="Move question why down").click()
