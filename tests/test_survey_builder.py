@@ -454,3 +454,36 @@ def test_an_archived_study_is_read_only(
     assert response.status_code == 403
     q.refresh_from_db()
     assert q.label == "F"
+
+
+def test_deleting_says_what_is_lost_and_keeps_pages_with_questions(
+    survey: Survey, pages: list[Page], roster_study: Study, people: dict[str, User]
+) -> None:
+    alice = client_for(people["alice"])
+    q = builder.add_question(survey, QuestionData(code="ok", kind="text", label="F"), page=pages[0])
+    answer(survey, roster_study, q, "Fine")
+    html = alice.get(url(survey, f"questions/{q.pk}/delete/")).content.decode()
+    assert "the answers of 1 response to it" in html
+    response = alice.post(url(survey, f"pages/{pages[0].pk}/delete/"), follow=True)
+    assert "About you holds 1 question: move them to another page" in response.content.decode()
+    assert survey.pages.filter(pk=pages[0].pk).exists()
+    response = alice.post(url(survey, f"questions/{q.pk}/delete/"), follow=True)
+    assert "Deleted question ok, and 1 answer to it." in response.content.decode()
+    assert not Answer.objects.exists()
+    alice.post(url(survey, f"pages/{pages[0].pk}/delete/"))
+    assert list(survey.pages.values_list("title", flat=True)) == ["Your views"]
+
+
+def test_a_page_condition_is_checked_beside_its_field(
+    survey: Survey, pages: list[Page], people: dict[str, User]
+) -> None:
+    builder.add_question(survey, QuestionData(code="late", kind="text", label="L"), page=pages[1])
+    alice = client_for(people["alice"])
+    data = {"title": "About you", "relevant": "${late} = 'x'"}
+    html = alice.post(url(survey, f"pages/{pages[0].pk}/"), data).content.decode()
+    assert "its condition refers to ${late}, which does not come earlier" in html
+    pages[0].refresh_from_db()
+    assert pages[0].relevant == ""
+    data = {"title": "Your views", "relevant": "${late} = 'x'"}
+    html = alice.post(url(survey, f"pages/{pages[1].pk}/"), data).content.decode()
+    assert "its condition refers to ${late}, which does not come earlier" in html
