@@ -731,7 +731,7 @@ class QuestionViewSet(
         ),
         responses={200: QuestionSerializer(many=True)},
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], pagination_class=None)
     def move(self, request: Request, *args: Any, **kwargs: Any) -> APIResponse:
         """Move a question one place up or down (across pages at a page's edge); the answer is
         every question in the new order."""
@@ -747,7 +747,7 @@ class QuestionViewSet(
         return APIResponse(self.get_serializer(questions, many=True).data)
 
     @extend_schema(request=QuestionOrderSerializer, responses={200: QuestionSerializer(many=True)})
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], pagination_class=None)
     def reorder(self, request: Request, *args: Any, **kwargs: Any) -> APIResponse:
         """Put the survey in a new order (what drag and drop sends): `pages` lists every page
         in its new place with its questions' ids in order, page null for the questions without
