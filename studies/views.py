@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Case, Count, F, Q, Sum, When
 from django.db.models.functions import Substr
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -33,6 +33,7 @@ from studies.forms import (
 )
 from studies.importers import FileRejected
 from studies.models import (
+    Document,
     LastOwnerError,
     Membership,
     Participant,
@@ -126,7 +127,17 @@ def document_list(request: HttpRequest, slug: str) -> HttpResponse:
     workshop_code = request.GET.get("workshop", "")
     if workshop_code:
         documents = documents.filter(workshop__code=workshop_code)
-    page = Paginator(documents.order_by("workshop__code", "title"), 50).get_page(
+    kind = request.GET.get("kind", "")
+    if kind in Document.Kind.values:
+        documents = documents.filter(kind=kind)
+    else:
+        kind = ""
+    # Transcripts before the survey texts and notes made beside them, workshop by workshop.
+    kind_order = Case(
+        *(When(kind=value, then=i) for i, value in enumerate(Document.Kind.values)),
+        default=len(Document.Kind.values),
+    )
+    page = Paginator(documents.order_by(kind_order, "workshop__code", "title"), 50).get_page(
         request.GET.get("page")
     )
     return render(
@@ -137,6 +148,11 @@ def document_list(request: HttpRequest, slug: str) -> HttpResponse:
             "page": page,
             "workshops": study.workshops.all(),
             "workshop_code": workshop_code,
+            "kinds": Document.Kind.choices,
+            "kind": kind,
+            "pager_query": urlencode(
+                {k: v for k, v in (("workshop", workshop_code), ("kind", kind)) if v}
+            ),
         },
     )
 

@@ -234,3 +234,34 @@ def test_an_upload_over_the_limit_is_refused_on_the_page(
     assert "big.txt is 1.4 MB; the limit is 1 MB." in response.content.decode()
     assert not PendingImport.objects.exists()
     assert not Document.objects.exists()
+
+
+def test_the_documents_list_filters_by_kind_and_lists_transcripts_first(
+    transcript: Document, people: dict[str, User]
+) -> None:
+    study = transcript.study
+    note = Document.objects.create(
+        study=study, kind=Document.Kind.NOTE, title="A note", text="Seen.", sha256="x"
+    )
+    survey_text = Document.objects.create(
+        study=study,
+        kind=Document.Kind.SURVEY,
+        workshop=transcript.workshop,
+        title="After the workshop · P01",
+        text="Better.",
+        sha256="y",
+    )
+    client = client_for(people["victor"])
+    url = reverse("studies:documents", args=[study.slug])
+    page = client.get(url).context["page"]
+    assert list(page) == [transcript, survey_text, note]
+    assert list(client.get(url, {"kind": "survey"}).context["page"]) == [survey_text]
+    # An unknown kind is no filter at all, and the pager keeps the filters.
+    assert len(client.get(url, {"kind": "nonsense"}).context["page"]) == 3
+    response = client.get(url, {"kind": "survey", "workshop": "FI-1"})
+    assert response.context["pager_query"] == "workshop=FI-1&kind=survey"
+    assert list(client.get(url, {"kind": "transcript", "workshop": "DE-1"}).context["page"]) == []
+    assert (
+        "No documents of this kind in DE-1"
+        in client.get(url, {"kind": "transcript", "workshop": "DE-1"}).content.decode()
+    )
