@@ -23,8 +23,9 @@ Decisions, made once for every figure:
 - Diverging Likert bars: the points below the scale's middle extend left of zero, those above
   it right, and the middle point (odd scales) is split half and half across zero; colours from
   "PuOr" (ColorBrewer, safe for colour-vision deficiency) with a grey middle, and the legend names
-  every point, so colour is never the only signal. One figure shows one scale (the one most of
-  the items use); items on another scale are left out and the figure's note says so.
+  every point, so colour is never the only signal. The items are the Likert questions (a
+  matrix's rows when there are none: a matrix has its heatmap); one figure shows one scale (the
+  one most of the items use), and items on another scale are left out, as its axis says.
 """
 
 from __future__ import annotations
@@ -379,11 +380,10 @@ def _item_label(row: pd.Series, several_groups: bool) -> str:
 def likert_data(table: ExportTable, *, wrap_width: int) -> LikertData:
     """Each Likert question and matrix row (per group), with its shares per point."""
     tidy = _results(table)
-    scored = tidy[
-        tidy["kind"].isin([*LIKERT_KINDS, "matrix"])
-        & tidy["score"].notna()
-        & (tidy["option"] != "")
-    ]
+    scored = tidy[tidy["score"].notna() & (tidy["option"] != "")]
+    # Likert questions; a matrix's rows when there are none (a matrix has its own heatmap).
+    likert = scored[scored["kind"].isin(LIKERT_KINDS)]
+    scored = likert if not likert.empty else scored[scored["kind"] == "matrix"]
     if scored.empty:
         raise ExportError(
             f"The {table.name} table has no Likert or matrix question to draw as diverging bars."
@@ -438,15 +438,22 @@ def draw_diverging(fig: Figure, data: LikertData, *, base: float) -> None:
     ax.invert_yaxis()
     reach = max(1e-9, float(np.abs(ax.get_xlim()).max()))
     ax.set_xlim(-reach, reach)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{abs(x) * 100:.0f}%"))
     ax.set_xlabel("Share of respondents")
     ax.grid(axis="x", color="#d9d9d9", linewidth=0.5)
     ax.set_axisbelow(True)
     ax.spines[["top", "right", "left"]].set_visible(False)
     ax.tick_params(axis="y", length=0)
+    # Matplotlib fills a legend column by column; ordered so, it reads row by row, in scale order.
+    columns = min(k, 3)
+    handles, labels = ax.get_legend_handles_labels()
+    order = [i for column in range(columns) for i in range(column, k, columns)]
     fig.legend(
+        [handles[i] for i in order],
+        [labels[i] for i in order],
         loc="outside lower center",
-        ncols=min(k, 4),
+        ncols=columns,
         frameon=False,
         handlelength=1.0,
         columnspacing=1.0,
@@ -583,11 +590,10 @@ def render_figure(
         if likert is not None:
             draw_diverging(fig, likert, base=base)
             if likert.left_out:
-                fig.supxlabel(
-                    f"{likert.left_out} item(s) on another scale are not shown.",
-                    fontsize=base - 1,
-                    x=0.0,
-                    ha="left",
+                left_out = likert.left_out
+                fig.axes[0].set_xlabel(
+                    f"Share of respondents\n({left_out} item{'s' if left_out > 1 else ''} on "
+                    "another scale not shown)"
                 )
         elif kind in ("heatmap", "matrix"):
             draw_heatmap(
