@@ -179,7 +179,7 @@ def page_new(request: HttpRequest, slug: str, survey: str) -> HttpResponse:
         try:
             page = builder.add_page(found, **form.cleaned_data)
         except ValidationError as error:
-            form.add_error("relevant", error.message_dict.get("relevant", error.messages))
+            form.add_error("relevant", error.messages)
         else:
             messages.success(request, f"Added {page}.")
             return redirect(builder_url(found, f"page-{page.pk}"))
@@ -198,7 +198,7 @@ def page_edit(request: HttpRequest, slug: str, survey: str, page_id: int) -> Htt
         try:
             builder.update_page(page, **form.cleaned_data)
         except ValidationError as error:
-            form.add_error("relevant", error.message_dict.get("relevant", error.messages))
+            form.add_error("relevant", error.messages)
         else:
             messages.success(request, f"Saved {page}.")
             return redirect(builder_url(found, f"page-{page.pk}"))
