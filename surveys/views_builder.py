@@ -12,6 +12,7 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,7 +22,7 @@ from django.views.decorators.http import require_POST
 from studies.access import OWNER, get_study_for_user
 from surveys import builder, forms, forms_builder
 from surveys.logic import survey_problems
-from surveys.models import Option, Page, Question, Survey
+from surveys.models import Answer, Option, Page, Question, Survey
 from surveys.views import Texts, language_name, sheets_of, shown_question
 
 
@@ -64,6 +65,12 @@ def base_context(survey: Survey) -> dict:
 @login_required
 def build(request: HttpRequest, slug: str, survey: str) -> HttpResponse:
     found = get_survey(request, slug, survey)
+    answered = dict(
+        Answer.objects.filter(question__survey=found)
+        .values("question")
+        .annotate(n=Count("response", distinct=True))
+        .values_list("question", "n")
+    )
     arrangement = []
     for page, questions in builder.layout(found):
         items = []
@@ -75,6 +82,7 @@ def build(request: HttpRequest, slug: str, survey: str) -> HttpResponse:
                     "kind": Question.Kind(question.kind).label,
                     "choices": [o for o in options if o.role == Option.Role.CHOICE],
                     "rows": [o for o in options if o.role == Option.Role.ROW],
+                    "answered": answered.get(question.pk, 0),
                 }
             )
         arrangement.append((page, items))

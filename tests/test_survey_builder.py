@@ -409,6 +409,7 @@ def test_a_kind_change_is_refused_when_answers_exist(
     assert "is used by 1 answer," in html
     q.refresh_from_db()
     assert q.kind == "single"
+    assert "answered by 1 respondent" in alice.get(url(survey)).content.decode()
 
 
 def test_the_preview_shows_the_questions_and_saves_nothing(
