@@ -447,12 +447,13 @@ def labelled_frame(labelled: LabelledData) -> pd.DataFrame:
         elif present and all(isinstance(v, int | float) for v in present):
             frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
         elif not present and name in labelled.value_labels:
-            frame[name] = pd.Series([float("nan")] * len(frame), index=frame.index)
+            frame[name] = pd.Series(float("nan"), index=frame.index, dtype="float64")
         else:
-            frame[name] = [
+            texts = [
                 "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)
                 for v in frame[name]
             ]
+            frame[name] = pd.Series(texts, index=frame.index, dtype=object)
     return frame
 
 

@@ -611,3 +611,15 @@ def test_the_pack_holds_each_survey_and_leaves_responses_out_for_a_viewer(
 def test_every_survey_table_is_in_the_registry(joined: dict) -> None:
     for name in ("survey_responses", "survey_answers", "survey_codebook", "survey_results"):
         assert EXPORTERS[name].reads("survey") and not EXPORTERS[name].reads_codings
+
+
+@pytest.mark.parametrize("fmt", ["sav", "dta"])
+def test_a_survey_nobody_answered_still_makes_an_empty_labelled_file(
+    roster_study: Study, fmt: str
+) -> None:
+    instrument(roster_study, "empty", "Nobody answered yet")
+    table = build_table(roster_study, "survey_responses", survey="empty")
+    frame, meta = read_back(render(table, fmt)[2], fmt)
+    assert len(frame) == 0
+    assert "trust" in frame.columns and "domains_justice" in frame.columns
+    assert meta.variable_value_labels["trust"][1.0] == "Strongly disagree"
