@@ -45,6 +45,7 @@ from studies.api import SLUG_REGEX, StudyScopedResourceViewSet, StudyScopedViewS
 from studies.api import truthy as is_true
 from studies.groups import GROUPINGS_HELP, UnknownGroup
 from studies.importers import FileRejected
+from studies.wording import plural
 from surveys import builder, distribution
 from surveys.forms_owner import SurveyForm
 from surveys.models import Answer, Invitation, Option, Page, Question, Response, Survey
@@ -343,8 +344,8 @@ class SurveyViewSet(StudyScopedResourceViewSet):
             return APIResponse(
                 {
                     "confirm": [
-                        f"Deleting {survey.slug} also deletes its {links} link(s) and "
-                        f"{responses} response(s): send confirm=true to go ahead."
+                        f"Deleting {survey.slug} also deletes its {plural(links, 'link')} and "
+                        f"{plural(responses, 'response')}: send confirm=true to go ahead."
                     ]
                 },
                 status=status.HTTP_400_BAD_REQUEST,
@@ -713,8 +714,9 @@ class QuestionViewSet(
             return APIResponse(
                 {
                     "confirm": [
-                        f"{answered} response(s) answer {question.code}: send confirm=true to "
-                        "delete the question and those answers."
+                        f"{plural(answered, 'response answers', 'responses answer')} "
+                        f"{question.code}: send confirm=true to delete the question and those "
+                        "answers."
                     ]
                 },
                 status=status.HTTP_400_BAD_REQUEST,
@@ -921,8 +923,8 @@ class LinkViewSet(
             links = links.filter(participant__in=chosen)
         body = {
             "created": created,
-            "summary": f"Made {created} new link(s); {links.count()} of these participants "
-            "have a link now.",
+            "summary": f"Made {plural(created, 'new link')}; "
+            f"{plural(links.count(), 'participant has', 'participants have')} a link now.",
             "links": self.get_serializer(links, many=True).data,
         }
         return APIResponse(body, status=status.HTTP_201_CREATED)

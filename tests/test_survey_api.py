@@ -173,7 +173,7 @@ def test_deleting_a_survey_with_responses_asks_for_confirmation(
     climb(people, "delete", f"{PRE}/", {"mallory": 404, "victor": 403, "bob": 403, "alice": 400})
     alice = client_for(people["alice"])
     refused = alice.delete(f"{PRE}/")
-    assert "1 link(s) and 2 response(s)" in refused.json()["confirm"][0]
+    assert "also deletes its 1 link and 2 responses" in refused.json()["confirm"][0]
     assert Survey.objects.filter(pk=survey.pk).exists()
 
     assert alice.delete(f"{PRE}/?confirm=true").status_code == 204
@@ -356,6 +356,8 @@ def test_owners_change_move_reorder_and_delete_questions(
     # Answered: deleted only when confirmed, with its answers.
     url = f"{PRE}/questions/{ids['comments']}/"
     climb(people, "delete", url, {"mallory": 404, "victor": 403, "bob": 403, "alice": 400})
+    asked = alice.delete(url).json()["confirm"][0]
+    assert asked.startswith("1 response answers comments: send confirm=true")
     assert alice.delete(f"{url}?confirm=true").status_code == 204
     assert not survey.questions.filter(code="comments").exists()
 
@@ -412,6 +414,7 @@ def test_owners_make_links_for_participants_or_everyone(
 
     made = alice.post(f"{PRE}/links/", {"all": True}, content_type="application/json").json()
     assert made["created"] == 2
+    assert made["summary"] == "Made 2 new links; 5 participants have a link now."
     assert {link["status"] for link in made["links"]} == {"invited", "started", "completed"}
     assert survey.invitations.count() == 5
 
