@@ -120,7 +120,10 @@ def instrument(study: Study, slug: str, title: str, **kw: object) -> Survey:
 @pytest.fixture
 def joined(roster_study: Study, people: dict[str, User]) -> dict:
     """The study with transcripts, Bob's codings and the two surveys described above."""
-    study = roster_study
+    return build_joined(roster_study, people)
+
+
+def build_joined(study: Study, people: dict[str, User]) -> dict:
     concept = Code.objects.create(study=study, name="Concept", codable=False)
     negotiability = Code.objects.create(study=study, parent=concept, name="negotiability")
     accuracy = Code.objects.create(study=study, parent=concept, name="accuracy", order=1)
