@@ -27,7 +27,7 @@ from django.utils.translation import get_language_info
 
 from surveys import forms
 from surveys.distribution import ANONYMOUS_SOURCE, CLOSED, NOT_OPEN, Link, open_link, state
-from surveys.logic import visible
+from surveys.logic import LogicError, references, visible
 from surveys.models import OTHER, Answer, Invitation, Page, Question, Response, Survey
 from surveys.services import publish_text_answers
 
@@ -77,6 +77,25 @@ def is_shown(sheet: Sheet, answers: Answers) -> bool:
     if sheet.page is not None and not visible(sheet.page, logic):
         return False
     return any(visible(q, logic) for q in sheet.questions)
+
+
+def may_follow(sheets: list[Sheet], index: int, answers: Answers) -> bool:
+    """Whether a page after `index` is shown, or may be once this page is answered: a later
+    page (or one of its questions) whose condition names a question of this page."""
+    here = {q.code for q in sheets[index].questions} if sheets else set()
+    for sheet in sheets[index + 1 :]:
+        if is_shown(sheet, answers):
+            return True
+        conditions = [q.relevant for q in sheet.questions]
+        if sheet.page is not None:
+            conditions.append(sheet.page.relevant)
+        for condition in filter(None, conditions):
+            try:
+                if here.intersection(references(condition)):
+                    return True
+            except LogicError:  # shown anyway (see `visible`), so it may follow
+                return True
+    return False
 
 
 def without_hidden(sheets: list[Sheet], answers: Answers) -> Answers:
@@ -268,9 +287,14 @@ def respond(request: HttpRequest, link: str) -> HttpResponse:
             target, submit = (earlier[-1] if earlier else index), False
         else:
             later = [i for i in range(index + 1, len(sheets)) if is_shown(sheets[i], answers)]
-            target, submit = (later[0] if later else index), not later
+            # "Next" on a page whose answers hid every later page comes back as the last
+            # page, its button now "Submit": nothing is submitted by a button saying "Next".
+            shown_as_last = not request.POST.get("more")
+            target, submit = (later[0] if later else index), not later and shown_as_last
         if not save(request, opened, language, answers, target, submit, sheets):
             return message(request, context, "received", "received_detail", status=403)
+        if action != "back" and target == index and not submit:
+            return draw(request, context, sheets, index, answers, {}, texts, last=True)
         query = f"?{urlencode({'lang': language})}" if language != survey.language else ""
         return redirect(request.path + query)
 
@@ -397,7 +421,11 @@ def draw(
     answers: Answers,
     errors: dict[str, str],
     texts: Texts,
+    *,
+    last: bool = False,
 ) -> HttpResponse:
+    """The page `index`; `last` shows it as the last page (its button "Submit") even where a
+    later page's condition names one of its questions: the answers just given hid them."""
     say = context["say"]
     shown = [i for i, sheet in enumerate(sheets) if i == index or is_shown(sheet, answers)]
     questions = []
@@ -424,7 +452,7 @@ def draw(
             "shown": " ".join(q["code"] for q in questions),
             "progress": say["page_of"].format(n=position, total=len(shown)),
             "first": position == 1,
-            "last": position == len(shown),
+            "last": last or (position == len(shown) and not may_follow(sheets, index, answers)),
         },
         status=200,
     )

@@ -345,3 +345,58 @@ def test_one_participants_link_never_shows_anothers_answers(
     )
     page = client.get(link(other)).content.decode()
     assert "About you" in page and 'value="77"' not in page and "checked" not in page
+
+
+def branch_link(study: Study) -> tuple[Invitation, str]:
+    """A link to a survey whose second page only those who answer "yes" on the first see."""
+    survey = Survey.objects.create(study=study, slug="branch", title="Branch")
+    first = Page.objects.create(survey=survey, order=0, title="First")
+    second = Page.objects.create(survey=survey, order=1, title="Second")
+    affected = Question.objects.create(
+        survey=survey, page=first, code="affected", kind="single", label="Affected?"
+    )
+    for order, code in enumerate(["yes", "no"]):
+        Option.objects.create(question=affected, code=code, label=code.title(), order=order)
+    Question.objects.create(
+        survey=survey,
+        page=second,
+        code="story",
+        kind="long_text",
+        label="What happened?",
+        relevant="${affected} = 'yes'",
+    )
+    invitation = Invitation.objects.create(
+        survey=survey, participant=study.participants.get(code="P01")
+    )
+    url = link(invitation)
+    return invitation, url
+
+
+def test_a_page_whose_answers_may_show_more_says_next_and_never_submits_by_it(
+    client: Client, roster_study: Study
+) -> None:
+    """The last page's button says "Submit" only when nothing can follow: where every later
+    page depends on this page's answers it says "Next", and a "Next" whose answers hid them all
+    comes back as the last page with "Submit" instead of submitting."""
+    invitation, url = branch_link(roster_study)
+    html = client.get(url).content.decode()
+    assert ">Next</button>" in html and 'name="more"' in html
+
+    # "No" hides the second page: the first comes back as the last one, nothing submitted.
+    page = client.post(url, {"page": "0", "shown": "affected", "q-affected": "no", "more": "1"})
+    assert page.status_code == 200
+    assert ">Submit</button>" in page.content.decode()
+    response = Response.objects.get(invitation=invitation)
+    assert response.submitted_at is None and response.page == 0
+
+    # Its "Submit" submits.
+    client.post(url, {"page": "0", "shown": "affected", "q-affected": "no"})
+    response.refresh_from_db()
+    assert response.submitted_at is not None
+
+
+def test_a_yes_that_shows_the_next_page_goes_there(client: Client, roster_study: Study) -> None:
+    _invitation, url = branch_link(roster_study)
+    client.post(url, {"page": "0", "shown": "affected", "q-affected": "yes", "more": "1"})
+    html = client.get(url).content.decode()
+    assert "What happened?" in html and ">Submit</button>" in html
