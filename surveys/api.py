@@ -48,14 +48,22 @@ from studies.importers import FileRejected
 from studies.wording import plural
 from surveys import builder, distribution
 from surveys.forms_owner import SurveyForm
-from surveys.models import Answer, Invitation, Option, Page, Question, Response, Survey
+from surveys.models import (
+    Answer,
+    Invitation,
+    Option,
+    Page,
+    Question,
+    Response,
+    Survey,
+    slug_problem,
+)
 from surveys.responses_import import apply_responses, plan_responses
 from surveys.results import ResultsError, count_respondents, summarise, wave_change
 from surveys.xlsform import export_xlsform, import_xlsform
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Path segments under surveys/ that are actions, so no survey may take them as its slug.
-RESERVED_SURVEY_SLUGS = {"import"}
 SURVEY_PATH = OpenApiParameter(
     "survey", str, OpenApiParameter.PATH, description="The survey's slug."
 )
@@ -195,12 +203,6 @@ class SurveySerializer(serializers.ModelSerializer):
         if study is not None:
             self.fields["wave_of"].queryset = Survey.objects.filter(study=study)
 
-    def validate_slug(self, value: str) -> str:
-        # The other rules (free in the study, made from the title) are the settings form's.
-        if value in RESERVED_SURVEY_SLUGS:
-            raise serializers.ValidationError(f"'{value}' names an action of the API.")
-        return value
-
     def get_anonymous_url(self, survey: Survey) -> str | None:
         request = self.context.get("request")
         study = self.context.get("study")
@@ -312,10 +314,6 @@ class SurveyViewSet(StudyScopedResourceViewSet):
                     for name, messages in form.errors.items()
                 }
             )
-        if form.cleaned_data["slug"] in RESERVED_SURVEY_SLUGS:
-            raise serializers.ValidationError(
-                {"slug": [f"'{form.cleaned_data['slug']}' names an action of the API."]}
-            )
         with transaction.atomic():
             survey = form.save()
             if survey.allows_anonymous and not survey.anonymous_token:
@@ -368,12 +366,9 @@ class SurveyViewSet(StudyScopedResourceViewSet):
             wanted = str(wanted).strip()
             form = XLSFormUploadSerializer(data={"slug": wanted}, partial=True)
             form.is_valid(raise_exception=True)
-            if wanted in RESERVED_SURVEY_SLUGS:
-                raise serializers.ValidationError({"slug": [f"'{wanted}' names an action."]})
-            if Survey.objects.filter(study=self.study, slug=wanted).exists():
-                raise serializers.ValidationError(
-                    {"slug": [f"This study already has a survey '{wanted}'."]}
-                )
+            problem = slug_problem(self.study, wanted)
+            if problem:
+                raise serializers.ValidationError({"slug": [problem]})
         try:
             result = import_xlsform(study=self.study, filename=filename, data=data, slug=wanted)
         except FileRejected as exc:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.utils.text import slugify
 
 from studies.models import Study, Workshop, language_list, validate_language_list
-from surveys.models import Survey
+from surveys.models import Survey, free_slug, slug_problem
 
 
 class DateTimeInput(forms.DateTimeInput):
@@ -77,20 +76,11 @@ class SurveyForm(forms.ModelForm):
     def clean_slug(self) -> str:
         slug = self.cleaned_data.get("slug", "").strip()
         if not slug:
-            slug = slugify(self.cleaned_data.get("title", ""))[:50].strip("-") or "survey"
-            base, number = slug, 2
-            while self._slug_taken(slug):
-                suffix = f"-{number}"
-                slug, number = base[: 50 - len(suffix)] + suffix, number + 1
-        elif self._slug_taken(slug):
-            raise ValidationError(f"The study has a survey called {slug!r} already.")
+            return free_slug(self.study, self.cleaned_data.get("title", ""), survey=self.instance)
+        problem = slug_problem(self.study, slug, survey=self.instance)
+        if problem:
+            raise ValidationError(problem)
         return slug
-
-    def _slug_taken(self, slug: str) -> bool:
-        taken = self.study.surveys.filter(slug=slug)
-        if self.instance.pk:
-            taken = taken.exclude(pk=self.instance.pk)
-        return taken.exists()
 
     def clean_languages(self) -> str:
         value = self.cleaned_data.get("languages", "")

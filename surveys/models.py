@@ -27,6 +27,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.text import slugify
 
 from studies.models import Document, Participant, Study, language_list, validate_language_list
 
@@ -37,6 +38,33 @@ OTHER = "_other"
 def validate_code(value: str) -> None:
     if not value or not (value[0].isalpha() and value.replace("_", "a").isalnum()):
         raise ValidationError(f"{value!r} is not a code: {CODE_HELP}")
+
+
+# Survey slugs that would name one of the Surveys section's own addresses
+# (studies/<slug>/surveys/new/, .../import/, and the API's .../surveys/import/).
+RESERVED_SLUGS = frozenset({"new", "import"})
+
+
+def slug_problem(study: Study, slug: str, *, survey: Survey | None = None) -> str | None:
+    """Why `slug` cannot name a (new or, with `survey`, this) survey of `study`, or None."""
+    if slug in RESERVED_SLUGS:
+        return f"'{slug}' names a page of the Surveys section: choose another short name."
+    taken = Survey.objects.filter(study=study, slug=slug)
+    if survey is not None and survey.pk:
+        taken = taken.exclude(pk=survey.pk)
+    if taken.exists():
+        return f"The study has a survey called '{slug}' already."
+    return None
+
+
+def free_slug(study: Study, wanted: str, *, survey: Survey | None = None) -> str:
+    """A slug made from `wanted` (a title or a form id) that no survey of `study` uses and
+    that is not reserved: "-2", "-3" ... added as needed."""
+    base = slugify(wanted)[:45].strip("-") or "survey"
+    slug, number = base, 2
+    while slug_problem(study, slug, survey=survey):
+        slug, number = f"{base}-{number}", number + 1
+    return slug
 
 
 class Survey(models.Model):

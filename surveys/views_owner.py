@@ -16,7 +16,6 @@ from django.db import transaction
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 from django.views.decorators.http import require_http_methods
 
 from studies.access import OWNER, get_study_for_user
@@ -43,25 +42,10 @@ def owner_may_see_links(study: Study) -> None:
         raise PermissionDenied("Only the study's owners see the survey's links.")
 
 
-def slug_problem(study: Study, slug: str) -> str | None:
-    """A survey slug that its overview's address would not reach (it names another page, such
-    as the XLSForm import)."""
-    taken = f"{slug!r} is the name of another page: choose another short name."
-    try:
-        found = resolve(reverse("surveys:detail", args=[study.slug, slug]))
-    except (NoReverseMatch, Resolver404):  # the overview's address leaves such names out
-        return taken
-    return None if found.url_name == "detail" else taken
-
-
 def save_form(form: SurveyForm, study: Study) -> Survey | None:
     """The survey saved from a valid form (the anonymous link made when it is turned on), or
     None with the problems on the form."""
     if not form.is_valid():
-        return None
-    problem = slug_problem(study, form.cleaned_data["slug"])
-    if problem:
-        form.add_error("slug", problem)
         return None
     with transaction.atomic():
         survey = form.save(commit=False)

@@ -29,13 +29,12 @@ from pathlib import PurePath
 
 from django.conf.locale import LANG_INFO
 from django.db import transaction
-from django.utils.text import slugify
 
 from studies.importers import FileRejected
 from studies.importers.tables import open_workbook
 from studies.importers.zipsafety import check_zip_package
 from studies.models import BCP47_RE, Study
-from surveys.models import Option, Page, Question, Survey, Translation
+from surveys.models import Option, Page, Question, Survey, Translation, free_slug
 
 MAX_UNZIPPED_BYTES = 50 * 1024 * 1024
 MAX_RATIO = 100
@@ -574,13 +573,6 @@ class _Reader:
 
     # Writing
 
-    def _unique_slug(self, wanted: str) -> str:
-        base = slugify(wanted)[:40] or "survey"
-        slug, n = base, 2
-        while Survey.objects.filter(study=self.study, slug=slug).exists():
-            slug, n = f"{base}-{n}", n + 1
-        return slug
-
     def _translate(self, row: Row, **target: object) -> None:
         for language in self.languages[1:]:
             text = row.texts.get("label", {}).get(language, "")
@@ -593,7 +585,7 @@ class _Reader:
         title = self.settings.get("form_title") or stem
         survey = Survey.objects.create(
             study=self.study,
-            slug=self._unique_slug(slug or self.settings.get("form_id") or title),
+            slug=free_slug(self.study, slug or self.settings.get("form_id") or title),
             title=title[:200],
             languages=", ".join(self.languages),
         )

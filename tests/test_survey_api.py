@@ -118,7 +118,7 @@ def test_only_owners_create_a_survey(survey: Survey, people: dict[str, User]) ->
         ({"title": ""}, "title", "may not be blank"),
         ({"title": "Again", "slug": "pre"}, "slug", "already"),
         ({"title": "Again", "slug": "not a slug!"}, "slug", "slug"),
-        ({"title": "Again", "slug": "import"}, "slug", "names an action"),
+        ({"title": "Again", "slug": "import"}, "slug", "names a page of the Surveys section"),
         ({"title": "Again", "languages": "english please"}, "languages", ""),
         ({"title": "Again", "languages": " , "}, "languages", "at least one"),
         ({"title": "Again", "wave_of": "nope"}, "wave_of", ""),

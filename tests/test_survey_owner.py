@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from studies.models import Document, Participant, ParticipantValue, Study, Variable
 from surveys import distribution
-from surveys.models import Answer, Question, Response, Survey
+from surveys.models import Answer, Question, Response, Survey, free_slug, slug_problem
 
 BASE = "https://colloquy.example.org"
 
@@ -408,8 +408,8 @@ def test_the_owner_creates_a_survey(roster_study: Study, people: dict) -> None:
         ({"languages": " , "}, "languages", "Name at least one language"),
         ({"languages": "en, de, en"}, "languages", "Name each language once"),
         ({"slug": "pre"}, "slug", "The study has a survey called 'pre' already"),
-        ({"slug": "import"}, "slug", "'import' is the name of another page"),
-        ({"slug": "new"}, "slug", "'new' is the name of another page"),
+        ({"slug": "import"}, "slug", "'import' names a page"),
+        ({"slug": "new"}, "slug", "'new' names a page"),
         ({"closes_at": "next week"}, "closes_at", "Enter a valid date/time"),
     ],
 )
@@ -619,3 +619,15 @@ def test_the_study_bar_marks_the_surveys_section(survey: Survey, people: dict) -
     assert (
         f'<a href="/studies/{survey.study.slug}/surveys/" aria-current="page">Surveys</a>' in html
     )
+
+
+def test_a_made_slug_is_free_and_never_names_a_page(roster_study: Study) -> None:
+    """One rule for every way a survey gets its slug (settings form, API, XLSForm import)."""
+    Survey.objects.create(study=roster_study, slug="pre", title="Pre")
+    assert free_slug(roster_study, "Pre") == "pre-2"
+    assert free_slug(roster_study, "import") == "import-2"
+    assert free_slug(roster_study, "New") == "new-2"
+    assert free_slug(roster_study, "!!!") == "survey"
+    assert "names a page" in slug_problem(roster_study, "import")
+    assert "already" in slug_problem(roster_study, "pre")
+    assert slug_problem(roster_study, "post") is None
