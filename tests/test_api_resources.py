@@ -103,6 +103,8 @@ def test_the_ladder_for_a_study(document: Document, people: dict[str, User]) -> 
         "codes": 0,
         "codings": 0,
         "members": 3,
+        "surveys": 0,
+        "survey_responses": 0,
     }
 
 
