@@ -681,9 +681,10 @@ class QuestionViewSet(
         )
         try:
             with transaction.atomic():
-                question = builder.update_question(question, question_data)
-                if "page" in data and data["page"] != question.page:
-                    builder.move_to_page(question, data["page"])
+                moved = "page" in data and data["page"] != question.page
+                question = builder.update_question(
+                    question, question_data, page=data["page"] if moved else builder.KEEP
+                )
                 self._write_translations(question, data)
         except DjangoValidationError as exc:
             raise refusal(exc) from None
