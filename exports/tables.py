@@ -40,6 +40,7 @@ import pandas as pd
 from coding.models import Code
 from coding.reliability import compute_reliability
 from studies.access import Access, role_in
+from studies.groups import values_order
 from studies.models import Document, Study, Variable, Workshop
 from studies.nlp import count_words
 
@@ -185,21 +186,6 @@ class Sources:
         return [pk for pk in tree.tree_order() if pk in keep and pk not in exclude]
 
 
-def _values_order(kind: str, choices: list[str], present: set[str]) -> list[str]:
-    values = list(choices)  # a choice is listed even when nobody chose it
-    rest = sorted(v for v in present if v not in values and v != MISSING)
-    if kind == "number":
-        rest.sort(key=lambda v: (_as_float(v), v))
-    return values + rest + ([MISSING] if MISSING in present else [])
-
-
-def _as_float(value: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        return float("inf")
-
-
 @dataclass
 class Grouping:
     """How codings fall into groups, with each group's roster denominator."""
@@ -302,7 +288,7 @@ def parse_grouping(sources: Sources, by: str | None) -> Grouping:
         column = VARIABLE_PREFIX + name
         counts = roster[column].value_counts().to_dict() if len(roster) else {}
         var_kind, choices = sources.variables[name]
-        groups = _values_order(var_kind, choices, set(counts))
+        groups = values_order(var_kind, choices, set(counts))
         return Grouping(by, "variable", groups, {g: counts.get(g, 0) for g in groups}, column)
     if kind == "dimension" and name:
         tree = sources.tree
@@ -1078,7 +1064,7 @@ class DemographicsTable(TableExporter):
         for name, (kind, choices) in sources.variables.items():
             column = VARIABLE_PREFIX + name
             present = set(roster[column])
-            for value in _values_order(kind, choices, present):
+            for value in values_order(kind, choices, present):
                 chosen = roster[roster[column] == value]
                 row: dict[str, object] = {"variable": name, "category": value}
                 counts = chosen["country"].value_counts().to_dict()
