@@ -438,7 +438,7 @@ def draw_diverging(fig: Figure, data: LikertData, *, base: float) -> None:
     ax.invert_yaxis()
     reach = max(1e-9, float(np.abs(ax.get_xlim()).max()))
     ax.set_xlim(-reach, reach)
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2.5, 5, 10]))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{abs(x) * 100:.0f}%"))
     ax.set_xlabel("Share of respondents")
     ax.grid(axis="x", color="#d9d9d9", linewidth=0.5)
@@ -462,7 +462,7 @@ def draw_diverging(fig: Figure, data: LikertData, *, base: float) -> None:
 
 
 def matrix_data(table: ExportTable, *, wrap_width: int) -> FigureData:
-    """A matrix's rows (per group) x its points, the shares of each row's n."""
+    """The first matrix's rows (per group) x its points, the shares of each row's n."""
     tidy = _results(table)
     rows = tidy[(tidy["kind"] == "matrix") & (tidy["option"] != "") & tidy["score"].notna()]
     if rows.empty:
@@ -470,7 +470,11 @@ def matrix_data(table: ExportTable, *, wrap_width: int) -> FigureData:
     several_groups = rows["group"].nunique() > 1
     first = rows["question"].iloc[0]
     chosen = rows[rows["question"] == first]  # one matrix: its own scale
-    labels = [_item_label(r, several_groups) for _i, r in chosen.iterrows()]
+    # The rows by their own labels: the question is said once, under the answers.
+    labels = [
+        f"{r['item_label']} ({r['group']})" if several_groups else str(r["item_label"])
+        for _i, r in chosen.iterrows()
+    ]
     chosen = chosen.assign(_label=labels)
     points = [str(p) for p in pd.unique(chosen.sort_values("score")["option_label"])]
     matrix = (
@@ -484,8 +488,8 @@ def matrix_data(table: ExportTable, *, wrap_width: int) -> FigureData:
         values=matrix,
         percent=True,
         measure_label="Share of the row's respondents",
-        row_axis=_wrap(str(chosen["question_label"].iloc[0]), wrap_width * 2),
-        column_axis="Answer",
+        row_axis="",
+        column_axis=_wrap(str(chosen["question_label"].iloc[0]), wrap_width * 2),
     )
 
 
