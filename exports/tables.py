@@ -72,7 +72,9 @@ from .frame import (
     data_checksum,
     participant_frame,
     roster_frame,
+    survey_columns,
     survey_data,
+    surveys_data,
 )
 from .stats import significance_note
 
@@ -601,8 +603,8 @@ class CrosstabTable(TableExporter):
     def pack_variants(self, study: Study) -> Iterator[PackVariant]:
         """What a paper on a multi-site workshop study reports: each dimension by country (as
         counts, people and shares, the shares drawn), by workshop, by each participant variable,
-        and crossed with the other dimensions (drawn). Other views are one `manage.py export`
-        away, which keeps the pack quick to make."""
+        crossed with the other dimensions (drawn), and by each survey's one-answer questions.
+        Other views are one `manage.py export` away, which keeps the pack quick to make."""
         yield PackVariant(by="country", measure="segments")
         yield PackVariant(by="country", measure="participants")
         yield PackVariant(by="country", measure="participant_share", figure=True)
@@ -611,6 +613,12 @@ class CrosstabTable(TableExporter):
             yield PackVariant(by=f"variable:{name}", measure="participants")
         for dimension in dimension_names(study)[1:]:
             yield PackVariant(by=f"dimension:{dimension}", figure=True)
+        # Codes by each survey's Likert and single-choice answers (a matrix's rows are one
+        # `manage.py export --by survey:SLUG/CODE/ROW` away).
+        for survey in surveys_data(study).values():
+            for column, (_question, row) in survey_columns(survey).items():
+                if not row:
+                    yield PackVariant(by=column, measure="participant_share")
 
 
 def _tidy(

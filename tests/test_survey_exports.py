@@ -601,9 +601,12 @@ def test_the_pack_holds_each_survey_and_leaves_responses_out_for_a_viewer(
         "figures/adm_survey_results_pre.png",
         "figures/adm_survey_results_pre_matrix.svg",
         "figures/adm_survey_results_pre_ranks.pdf",
+        "tables/adm_crosstab_survey-pre-trust_participant_share.csv",
+        "tables/adm_crosstab_survey-post-role_participant_share.csv",
     ):
         assert expected in names, expected
     assert "surveys/adm_survey_change_pre.csv" not in names
+    assert not [n for n in names if "survey-pre-quality" in n]  # matrix rows: on request
     archive = zipfile.ZipFile(io.BytesIO(build_pack(study, user=people["victor"])))
     assert not [n for n in archive.namelist() if "survey_responses" in n or "survey_answers" in n]
     assert "surveys/adm_survey_results_pre.csv" in archive.namelist()
