@@ -27,8 +27,9 @@ run: install
 	@echo ""
 	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
+# The suite runs on every core (pytest-xdist; each worker has its own test database).
 test: install
-	$(TEST_ENV) $(BIN)/pytest
+	$(TEST_ENV) $(BIN)/pytest -n auto
 
 lint: install
 	$(BIN)/ruff check .
