@@ -321,6 +321,57 @@ class MarkdownRenderer(Renderer):
         return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+class DocxRenderer(Renderer):
+    """A Word table for a paper's appendix: the title, the wide form as a table on a landscape
+    page (its header row repeated on every page), and the notes under it."""
+
+    identifier = "docx"
+    verbose_name = "Word table (.docx)"
+    content_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    extension = "docx"
+
+    def render(self, table: ExportTable, **options: Any) -> bytes:
+        from docx import Document
+        from docx.enum.section import WD_ORIENT
+        from docx.oxml import OxmlElement
+        from docx.oxml.ns import qn
+        from docx.shared import Cm, Pt
+
+        document = Document()
+        section = document.sections[0]
+        section.orientation = WD_ORIENT.LANDSCAPE
+        section.page_width, section.page_height = Cm(29.7), Cm(21.0)
+        for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
+            setattr(section, side, Cm(1.5))
+        document.styles["Normal"].font.size = Pt(9)
+        document.add_heading(table.title, level=2)
+        wide = wide_frame(table)
+        percent = table.percent_headers
+        grid = document.add_table(rows=1, cols=len(wide.columns))
+        grid.style = "Table Grid"
+        header = grid.rows[0]
+        repeat = OxmlElement("w:tblHeader")
+        repeat.set(qn("w:val"), "true")
+        header._tr.get_or_add_trPr().append(repeat)
+        for cell, name in zip(header.cells, wide.columns, strict=True):
+            cell.text = ""
+            cell.paragraphs[0].add_run(str(name)).bold = True
+        for row in frame_rows(wide):
+            cells = grid.add_row().cells
+            for cell, name, value in zip(cells, wide.columns, row, strict=True):
+                cell.text = docx_text(display(value, percent=name in percent and is_number(value)))
+        for note in table.notes:
+            document.add_paragraph(docx_text(note)).runs[0].italic = True
+        buffer = io.BytesIO()
+        document.save(buffer)
+        return buffer.getvalue()
+
+
+def docx_text(text: str) -> str:
+    """Text Word accepts: XML forbids most control characters (a line break stays)."""
+    return "".join(c for c in text if c in "\n\t" or ord(c) >= 32)
+
+
 class JsonRenderer(Renderer):
     identifier = "json"
     verbose_name = "JSON, tidy (.json)"
@@ -506,6 +557,7 @@ RENDERERS: dict[str, Renderer] = {
         CsvRenderer(),
         TexRenderer(),
         MarkdownRenderer(),
+        DocxRenderer(),
         JsonRenderer(),
         HtmlRenderer(),
         PngRenderer(),

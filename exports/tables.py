@@ -1110,7 +1110,9 @@ class DemographicsTable(TableExporter):
 
 
 # --- The registry: the only list of tables ---------------------------------------------------
-# The survey tables are written in their own module against the same base (exports.base).
+# The survey tables and the joint displays (quote matrix, survey answer by code, summary per
+# code) are written in their own modules against the same base (exports.base).
+from .joint_tables import JOINT_EXPORTERS  # noqa: E402
 from .survey_tables import SURVEY_EXPORTERS  # noqa: E402
 
 # The export page, the API, `manage.py export` and the paper pack offer these, in this order.
@@ -1127,6 +1129,7 @@ EXPORTERS: dict[str, TableExporter] = {
         ParticipantsTable(),
         DemographicsTable(),
         *SURVEY_EXPORTERS,
+        *JOINT_EXPORTERS,
     )
 }
 TABLES = tuple(EXPORTERS)

@@ -118,8 +118,8 @@ def test_spss_and_stata_files_need_a_table_with_one_row_per_person(fmt: str) -> 
 
 
 def test_it_refuses_an_unknown_format() -> None:
-    with pytest.raises(ExportError, match="Unknown format 'docx'"):
-        render(crosstab(), "docx")
+    with pytest.raises(ExportError, match="Unknown format 'odt'"):
+        render(crosstab(), "odt")
 
 
 # --- xlsx -----------------------------------------------------------------------------------
