@@ -299,3 +299,24 @@ def test_a_survey_alone_compares_its_first_likert_question(joint: dict) -> None:
     add_question(empty, "comment", "long_text", "Anything else?")
     with pytest.raises(ExportError, match="has no question with one score per participant"):
         build_table(joint["study"], "survey_by_code", survey="empty")
+
+
+def test_the_exports_page_shows_the_summary_and_the_matrix(joint: dict, people: dict) -> None:
+    from django.urls import reverse
+
+    from tests.helpers import client_for
+
+    victor = client_for(people["victor"])
+    url = reverse("exports:page", args=[joint["study"].slug])
+    page = victor.get(url, {"table": "code_summary", "top": "1"})
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Summary per code" in text and "FI-1 (2); GB-1 (1)" in text
+    page = victor.get(url, {"table": "quote_matrix", "by": "workshop"})
+    assert page.status_code == 200
+    assert "“bargain with whoever” (P04, GB-1)" in page.content.decode()
+    download = victor.get(
+        reverse("exports:download", args=[joint["study"].slug, "xlsx"]),
+        {"table": "survey_by_code", "by": "survey:opinion/trust"},
+    )
+    assert download.status_code == 200
