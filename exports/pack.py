@@ -21,6 +21,8 @@ from django.utils import timezone
 
 from exports.base import FIGURE_FORMATS, ExportError, ExportTable
 from exports.renderers import render, render_workbook
+from exports.robustness import RULE as ONE_WORKSHOP_RULE
+from exports.robustness import has_flag
 from exports.tables import EXPORTERS, PackVariant, build_table, table_sources
 from studies.models import Study
 
@@ -98,6 +100,16 @@ def build_pack(study: Study, *, layer: str | None = None, user: object = None) -
                         files.append(f"`figures/{filename}`")
             lines.append(f"- {table.title}: {', '.join(files)}")
             lines += [f"  - {note}" for note in table.notes]
+        if any(has_flag(table) for _item, table in tables):
+            # Each table's notes above name its codes that rest on one workshop; the rule once.
+            lines += [
+                "",
+                "## Findings that rest on one workshop",
+                "",
+                ONE_WORKSHOP_RULE + " The frequencies and crosstab files carry these figures "
+                "as the columns loo_share_min, loo_share_max, largest_workshop, "
+                "largest_workshop_share and rests_on_one_workshop.",
+            ]
         if skipped:
             lines += ["", "## Not included", "", *skipped]
         lines += [

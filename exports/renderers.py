@@ -38,6 +38,8 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from exports.base import ExportError, ExportTable, LabelledData
+from exports.robustness import RULE as ONE_WORKSHOP_RULE
+from exports.robustness import has_flag
 from studies.sheets import display, is_number, native, put_cell, sheet_title, write_csv, write_sheet
 
 # --- Cells ------------------------------------------------------------------------------------
@@ -109,6 +111,8 @@ def about_rows(table: ExportTable) -> list[tuple[str, str]]:
         label = META_LABELS.get(key) or key.replace("_", " ").capitalize()
         rows.append((label, meta_text(table.meta[key])))
     rows += [("Note", note) for note in table.notes]
+    if has_flag(table):  # the rule behind the rests_on_one_workshop column, in full
+        rows.append(("Rests on one workshop", ONE_WORKSHOP_RULE))
     return rows
 
 

@@ -76,6 +76,9 @@ from .frame import (
     survey_data,
     surveys_data,
 )
+from .robustness import PERCENT_COLUMNS as ROBUSTNESS_PERCENT
+from .robustness import note as robustness_note
+from .robustness import with_robustness, workshop_robustness
 from .stats import significance_note
 
 TOTAL = "Total"
@@ -589,6 +592,11 @@ class CrosstabTable(TableExporter):
             sizes = {g: grouping.denominators.get(g, 0) for g in grouping.groups}
             headers = {g: group_header(g, n) for g, n in sizes.items()}
             headers[TOTAL] = group_header(TOTAL, len(sources.roster))
+        # Whether each code's finding rests on one workshop (exports.robustness).
+        robust = workshop_robustness(sources, rows, rollup)
+        tidy, wide = with_robustness(tidy, wide, robust, paths)
+        notes.append(robustness_note(robust, paths))
+        percent = [*percent, *ROBUSTNESS_PERCENT]
         title = f"{measure.replace('_', ' ').capitalize()} by {grouping.label}"
         return ExportTable(
             self.identifier,
@@ -706,13 +714,17 @@ class FrequenciesTable(TableExporter):
         ]
         if rollup:
             notes.append("A parent code counts the distinct segments of its whole subtree.")
+        # Whether each code's finding rests on one workshop (exports.robustness).
+        robust = workshop_robustness(sources, rows, rollup)
+        tidy, wide = with_robustness(tidy, wide, robust, paths)
+        notes.append(robustness_note(robust, paths))
         return ExportTable(
             self.identifier,
             "Code frequencies",
             tidy,
             wide,
             notes=notes,
-            percent_columns=["participant_share"],
+            percent_columns=["participant_share", *ROBUSTNESS_PERCENT],
         )
 
 
