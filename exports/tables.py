@@ -26,6 +26,8 @@ Counting rules (DESIGN.md, "Data rules"; the frame's rules are in `exports.frame
 - rollup: a parent's row counts the distinct units of its whole subtree.
 - Totals are counted again over the union, never summed: a participant in two groups is one
   participant in the total.
+- Frequencies and crosstabs carry, per code, its participant share with each workshop left out
+  and whether it rests on one workshop (`exports.robustness` holds the rule and its thresholds).
 """
 
 from __future__ import annotations
