@@ -12,7 +12,7 @@ from coding.api import (
     bulk_codings,
     reliability,
 )
-from exports.api import export_file, export_table
+from exports.api import export_cell, export_file, export_table
 from studies.api import (
     DocumentViewSet,
     MemberInvitationViewSet,
@@ -68,6 +68,7 @@ urlpatterns = [
         name="study-document-recording",
     ),
     path("studies/<slug:slug>/exports/<str:name>/", export_table, name="study-export-table"),
+    path("studies/<slug:slug>/exports/<str:name>/cell/", export_cell, name="study-export-cell"),
     path(
         "studies/<slug:slug>/exports/<str:name>.<str:fmt>",
         export_file,

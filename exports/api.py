@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from exports.base import FORMATS, GROUPS_HELP, ExportError, ExportRefused, ExportTable
+from exports.cells import build_cell
 from exports.renderers import render
 from exports.tables import ALL_MEASURES, TABLES
 from exports.views import FIGURE_KINDS, FIGURE_SIZES, TOP_LIMIT, ExportChoice
@@ -108,3 +109,59 @@ def export_file(request: Request, slug: str, name: str, fmt: str) -> HttpRespons
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+@extend_schema(
+    parameters=[
+        *TABLE_PARAMETERS[:-1],
+        OpenApiParameter(
+            "row", str, description='A code path, "Total", or for demographics VARIABLE=VALUE'
+        ),
+        OpenApiParameter(
+            "group",
+            str,
+            description='A group of the table, "Total" (frequencies: "all"), or for '
+            "cooccurrence a second code path",
+        ),
+    ],
+    responses=inline_serializer(
+        "ExportCell",
+        {
+            "table": serializers.CharField(),
+            "row": serializers.CharField(),
+            "group": serializers.CharField(),
+            "measure": serializers.CharField(),
+            "layer": serializers.CharField(allow_null=True),
+            "by": serializers.CharField(allow_null=True),
+            "value": serializers.FloatField(),
+            "count": serializers.IntegerField(),
+            "denominator": serializers.IntegerField(allow_null=True),
+            "items": serializers.ListField(child=serializers.DictField()),
+        },
+    ),
+)
+@api_view(["GET"])
+def export_cell(request: Request, slug: str, name: str) -> Response:
+    """The items behind one number of a table (exports.cells): `count` items, each with its
+    excerpts (text, speakers, participants, workshop, country, document, position and
+    `coding_url`, the coding view at that place). A missing row or group is the Total."""
+    study, choice = _choice(request, slug, name)
+    try:
+        if choice.problems:
+            raise ExportError(" ".join(choice.problems))
+        cell = build_cell(
+            study,
+            choice.table,
+            row=request.query_params.get("row", ""),
+            group=request.query_params.get("group", ""),
+            by=choice.by or None,
+            measure=request.query_params.get("measure") or "segments",
+            layer=choice.layer or None,
+            rollup=choice.rollup,
+            user=request.user,
+        )
+    except ExportRefused:
+        raise
+    except ExportError as exc:
+        raise serializers.ValidationError({"detail": str(exc)}) from None
+    return Response(cell.as_json())

@@ -406,11 +406,17 @@ class HtmlRenderer(Renderer):
     content_type = "text/html; charset=utf-8"
     extension = "html"
 
-    def render(self, table: ExportTable, **options: Any) -> bytes:
+    def render(self, table: ExportTable, *, cell_href: Any = None, **options: Any) -> bytes:
+        """`cell_href(row, column)`, when given, is the address of the items behind a number
+        (row: the wide form's values, column: its own name) or None: the number becomes a link."""
         wide = wide_frame(table)
         numeric = numeric_columns(wide)
         percent = table.percent_headers
         esc = html.escape
+        raw = table.wide
+        if not isinstance(raw.index, pd.RangeIndex) or any(n is not None for n in raw.index.names):
+            raw = raw.reset_index()
+        raw_columns = [column_label(c) for c in raw.columns]
         parts = [f'<table class="data">\n<caption>{esc(table.title)}</caption>\n<thead><tr>']
         for name, flag in zip(wide.columns, numeric, strict=True):
             css = ' class="num"' if flag else ""
@@ -423,6 +429,9 @@ class HtmlRenderer(Renderer):
                 if index == 0 and not numeric[0]:
                     parts.append(f'<th scope="row">{text}</th>')
                 elif is_number(value):
+                    href = cell_href(row, raw_columns[index]) if cell_href else None
+                    if href:
+                        text = f'<a href="{esc(href)}">{text}</a>'
                     parts.append(f'<td class="num">{text}</td>')
                 else:
                     parts.append(f"<td>{text}</td>")

@@ -540,6 +540,24 @@ def _counts_frames(
     return coding_units(sources, grouping, rows, rollup)
 
 
+def code_group_units(
+    sources: Sources, by: str | None, rollup: bool
+) -> tuple[Grouping, list[int], pd.DataFrame, pd.DataFrame]:
+    """(grouping, rows, units, people) of a codes-by-group table: what the frequencies and
+    crosstab tables count, and what a cell's drill-down (exports.cells) lists, so that the
+    number in a cell and the items behind it come from the same units. A dimension's own
+    codes (and its root) are not rows."""
+    grouping = parse_grouping(sources, by)
+    exclude = (
+        set(grouping.dimension_codes) | {sources.tree.root(next(iter(grouping.dimension_codes)))}
+        if grouping.dimension_codes
+        else set()
+    )
+    rows = sources.codable_rows(rollup=rollup, exclude=exclude)
+    units, people = _counts_frames(sources, grouping, rows, rollup)
+    return grouping, rows, units, people
+
+
 class CrosstabTable(TableExporter):
     """Codes x groups with MEASURE (see the module's rules); chi-square for counts."""
 
@@ -553,15 +571,7 @@ class CrosstabTable(TableExporter):
     def make(
         self, sources: Sources, *, by: str | None, measure: str, rollup: bool, **_: object
     ) -> ExportTable:
-        grouping = parse_grouping(sources, by)
-        exclude = (
-            set(grouping.dimension_codes)
-            | {sources.tree.root(next(iter(grouping.dimension_codes)))}
-            if grouping.dimension_codes
-            else set()
-        )
-        rows = sources.codable_rows(rollup=rollup, exclude=exclude)
-        units, people = _counts_frames(sources, grouping, rows, rollup)
+        grouping, rows, units, people = code_group_units(sources, by, rollup)
         grid, row_totals, column_totals, grand = _grid(
             units, people, measure, grouping, rows, len(sources.roster)
         )
@@ -689,9 +699,7 @@ class FrequenciesTable(TableExporter):
     one_measure = False  # every measure is a column
 
     def make(self, sources: Sources, *, rollup: bool, **_: object) -> ExportTable:
-        grouping = parse_grouping(sources, None)
-        rows = sources.codable_rows(rollup=rollup)
-        units, people = coding_units(sources, grouping, rows, rollup)
+        grouping, rows, units, people = code_group_units(sources, None, rollup)
         everyone = len(sources.roster)
         paths = sources.tree.path
         columns: dict[str, list[float]] = {}

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
@@ -33,9 +34,11 @@ from exports.base import (
     OPTIONS,
     TOP_DEFAULT,
     ExportError,
+    ExportRefused,
     ExportTable,
     TableExporter,
 )
+from exports.cells import build_cell, cell_href_for
 from exports.frame import survey_columns, surveys_data
 from exports.pack import build_pack
 from exports.tables import (
@@ -73,6 +76,7 @@ FIGURE_KINDS = {
 }
 FIGURE_SIZES = {"single": "One column (paper)", "double": "Two columns (paper)"}
 TOP_LIMIT = 50
+CELL_ITEMS_PER_PAGE = 100  # items of a table's cell per page (exports.cells)
 TRUE_VALUES = ("1", "on", "true", "yes")
 
 # Which options each table reads is its exporter's say (exports.tables); an option set for a
@@ -331,7 +335,12 @@ def export_page(request: HttpRequest, slug: str) -> HttpResponse:
     error = ""
     try:
         table = choice.build(study, request.user)
-        _name, _type, content = renderers.render(table, "html")
+        # Each number of a table with cells links to the items behind it (exports.cells).
+        _name, _type, content = renderers.render(
+            table,
+            "html",
+            cell_href=cell_href_for(cell_base(study), cell_query(choice, table), table),
+        )
         # The renderer escapes every cell: the fragment is safe to insert as it is.
         preview = content.decode("utf-8")
         # The fragment may carry the notes itself; otherwise they are listed under it.
@@ -383,6 +392,75 @@ def export_page(request: HttpRequest, slug: str) -> HttpResponse:
             and table.figure_kinds != [],
         },
     )
+
+
+def cell_base(study: Study) -> str:
+    return reverse("exports:cell", args=[study.slug])
+
+
+def cell_query(choice: ExportChoice, table: ExportTable) -> dict[str, str]:
+    """The options that name a table's cells besides the row, group and measure."""
+    query = {"table": choice.table}
+    if table.meta.get("by"):
+        query["by"] = str(table.meta["by"])
+    if choice.layer:
+        query["layer"] = choice.layer
+    if choice.applies("rollup") and choice.rollup:
+        query["rollup"] = "1"
+    return query
+
+
+@login_required
+def export_cell(request: HttpRequest, slug: str) -> HttpResponse:
+    """The items behind one number of a table (exports.cells): the excerpts, participants,
+    documents or pairs it counts, each excerpt linked to its place in the coding view. The
+    table's options are read as the page reads them; a missing row or group is the Total."""
+    study = get_study_for_user(request.user, slug)
+    choice = ExportChoice.from_query(request.GET, study, request.user)
+    row, group = request.GET.get("row", ""), request.GET.get("group", "")
+    cell, error = None, ""
+    try:
+        if choice.problems:
+            raise ExportError(" ".join(choice.problems))
+        cell = build_cell(
+            study,
+            choice.table,
+            row=row,
+            group=group,
+            by=choice.by or None,
+            measure=request.GET.get("measure") or "segments",
+            layer=choice.layer or None,
+            rollup=choice.rollup,
+            user=request.user,
+        )
+    except ExportRefused:
+        raise
+    except ExportError as exc:
+        error = str(exc)
+    back = reverse("exports:page", args=[study.slug]) + "?" + choice.query()
+    page = Paginator(cell.items if cell else [], CELL_ITEMS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "page": page,
+        "pager_query": urlencode([(k, v) for k, v in request.GET.items() if k != "page"]),
+        "study": study,
+        "cell": cell,
+        "error": error,
+        "back": back,
+        "table_label": choice.exporter.verbose_name if choice.exporter else choice.table,
+        "unit": cell.unit if cell else "",
+        "count_text": f"{cell.count:,}" if cell else "",
+        "words_text": f"{cell.words:,}" if cell else "",
+        "share_text": (
+            f"{cell.value:.1%}"
+            if cell and cell.measure == "participant_share"
+            else f"{cell.value:.3f}"
+            if cell
+            else ""
+        ),
+    }
+    return render(request, "exports/cell.html", context, status=400 if error else 200)
 
 
 def hidden_options() -> list[tuple[str, list[str]]]:
