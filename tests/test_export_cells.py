@@ -13,6 +13,7 @@ import html
 import io
 import json
 import math
+import re
 
 import pytest
 from django.contrib.auth.models import User
@@ -135,6 +136,13 @@ def test_who_may_open_a_cell_and_what_a_bad_one_says(demo: Study) -> None:
     assert client_for(mallory).get(url(**query)).status_code == 404
     assert client_for(mallory).get(api("crosstab", **query)).status_code == 404
     assert client_for(None).get(url(**query)).status_code == 302
+
+    # On the Exports page each number of the table links to its cell.
+    preview = client_for(alice).get(reverse("exports:page", args=["demo"]), query)
+    links = re.findall(r'<td class="num"><a href="([^"]+)">', preview.content.decode())
+    assert links and all(html.unescape(link).startswith(url()) for link in links)
+    opened = client_for(alice).get(html.unescape(links[0]))
+    assert opened.status_code == 200 and "Back to the table" in opened.content.decode()
 
     page = client_for(alice).get(url(**query, row="Total", group="Total"))
     assert page.status_code == 200

@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from tests.e2e.conftest import log_in
+from tests.e2e.test_layout import CONTRAST, OVERFLOW, WIDTHS
 
 
 def test_a_crosstab_cell_opens_its_excerpts_and_one_opens_in_the_coding_view(
@@ -35,6 +36,12 @@ def test_a_crosstab_cell_opens_its_excerpts_and_one_opens_in_the_coding_view(
     expect(page.locator("#cell-count")).to_have_text(f"{number:,} coded segments")
     excerpts = page.locator(".cell-excerpt")
     expect(excerpts).to_have_count(min(number, 100))  # a page holds a hundred
+    # The page fits a 1024-pixel window and its text is readable (the layout walk's checks).
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 800})
+        found = page.evaluate(OVERFLOW)
+        assert found["scrollWidth"] <= found["innerWidth"], (width, found["culprits"])
+        assert page.evaluate(CONTRAST) == [], width
     first = excerpts.first
     quote = first.locator("blockquote").inner_text().strip()
     expect(first).to_contain_text("FI")
