@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, ClassVar
 import pandas as pd
 from django.core.exceptions import PermissionDenied
 
+from .robustness import HEADERS as ROBUSTNESS_HEADERS
+
 if TYPE_CHECKING:
     from exports.tables import Sources
     from studies.models import Study
@@ -42,7 +44,7 @@ LABELLED_FORMATS = ("sav", "dta")
 
 # How a person reads a column of the wide form, where its name is for machines: the tidy .csv
 # and .json keep `code_path`, the reading forms (page, .xlsx, .tex, .md) say "Code".
-READING_HEADERS = {"code_path": "Code"}
+READING_HEADERS = {"code_path": "Code", **ROBUSTNESS_HEADERS}
 
 
 def group_header(group: str, size: int) -> str:

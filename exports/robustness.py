@@ -40,6 +40,14 @@ HALVING = 0.5  # leaving one workshop out brings the share down to this fraction
 FLAG = "rests_on_one_workshop"
 COLUMNS = ("loo_share_min", "loo_share_max", "largest_workshop", "largest_workshop_share", FLAG)
 PERCENT_COLUMNS = ["loo_share_min", "loo_share_max", "largest_workshop_share"]
+# The columns as a person reads them (the page, .xlsx, .tex, .md); .csv keeps the names above.
+HEADERS = {
+    "loo_share_min": "Share, one workshop left out (min)",
+    "loo_share_max": "Share, one workshop left out (max)",
+    "largest_workshop": "Largest workshop",
+    "largest_workshop_share": "Its share of the coded participants",
+    FLAG: "Rests on one workshop",
+}
 NOTE_START = "Codes that rest on one workshop:"
 
 SHORT_RULE = (

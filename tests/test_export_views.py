@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from exports import views
 from exports.robustness import COLUMNS as ROBUSTNESS_COLUMNS
+from exports.robustness import HEADERS as ROBUSTNESS_HEADERS
 from studies.models import Study
 from tests.helpers import client_for
 
@@ -243,7 +244,8 @@ def test_every_format_downloads_with_its_type_and_name(demo: Study) -> None:
             header = next(sheet.iter_rows(max_row=1, values_only=True))
             sizes = ("DE (n=12)", "FI (n=12)", "GB (n=12)", "US (n=24)", "Total (n=60)")
             # Each code's figures of exports.robustness follow the groups and the total.
-            assert header == ("Code", *sizes, *ROBUSTNESS_COLUMNS), header
+            readable = [ROBUSTNESS_HEADERS[column] for column in ROBUSTNESS_COLUMNS]
+            assert header == ("Code", *sizes, *readable), header
         elif fmt == "csv":
             has_bom = content.startswith(b"\xef\xbb\xbf")
             assert has_bom == bool(extra), "a BOM only when asked for"

@@ -53,7 +53,10 @@ def test_an_owner_sees_a_crosstab_with_its_figure_and_downloads_it_for_excel(
 
     rows = list(openpyxl.load_workbook(path).worksheets[0].iter_rows(values_only=True))
     # The reading form says "Code" (the tidy .csv keeps code_path) and each group's size.
-    assert rows[0] == ("Code", "DE (n=12)", "FI (n=12)", "GB (n=12)", "US (n=24)", "Total (n=60)")
+    groups = ("DE (n=12)", "FI (n=12)", "GB (n=12)", "US (n=24)", "Total (n=60)")
+    # Then whether each code's finding rests on one workshop (exports.robustness).
+    assert rows[0][:6] == ("Code", *groups)
+    assert rows[0][-1] == "Rests on one workshop"
     codes = list(Code.objects.filter(study__slug="demo"))
     codable = {
         path for pk, path in code_paths(codes).items() if pk in {c.pk for c in codes if c.codable}
