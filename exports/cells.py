@@ -24,7 +24,7 @@ coding included), so the cell's number and its items always agree:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import pandas as pd
 from django.urls import reverse
@@ -272,7 +272,7 @@ def _code_cell(
     distinct = chosen.drop_duplicates("unit")
     pair = grouping.kind == "dimension"
     excerpts = {
-        unit: _excerpt(sources, unit, int(words), chosen_people, pair)
+        unit: _excerpt(sources, unit, int(words), pair)
         for unit, words in zip(distinct["unit"], distinct["words"], strict=True)
     }
     ordered = sorted(excerpts.values(), key=lambda e: (e.document, e.start, e.end, e.code_path))
@@ -340,9 +340,17 @@ def _unit_label(e: Excerpt) -> str:
     return f"{who}, {e.document} {e.start}-{e.end}"
 
 
-def _excerpt(
-    sources: Sources, unit: object, words: int, _people: pd.DataFrame, pair: bool
-) -> Excerpt:
+def _excerpt(sources: Sources, unit: object, words: int, pair: bool) -> Excerpt:
+    """The excerpt of a unit, made once per sources: many cells (a row, its groups, the
+    totals) list the same coding."""
+    made = sources.__dict__.setdefault("_cell_excerpts", {})
+    key = (str(unit), pair)
+    if key not in made:
+        made[key] = _new_excerpt(sources, unit, words, pair)
+    return made[key]
+
+
+def _new_excerpt(sources: Sources, unit: object, words: int, pair: bool) -> Excerpt:
     frame = _frame_by_id(sources)
     if pair:
         first, second = (int(x) for x in str(unit).split("-"))
@@ -398,12 +406,11 @@ def _cooccurrence_cell(sources: Sources, row: str, group: str, measure: str) -> 
     codes = frame["code_id"].to_numpy()
     ids = frame["coding_id"].to_numpy()
     words = frame["words"].to_numpy()
-    empty = pd.DataFrame(columns=["unit", "participant"])
     segments = frame["code_id"].value_counts()
     if a == b:
         chosen = frame[frame["code_id"] == a]
         excerpts = [
-            _excerpt(sources, int(pk), int(w), empty, False)
+            _excerpt(sources, int(pk), int(w), False)
             for pk, w in zip(chosen["coding_id"], chosen["words"], strict=True)
         ]
         items = [CellItem("coding", _unit_label(e), e.workshop, e.country, [e]) for e in excerpts]
@@ -414,8 +421,9 @@ def _cooccurrence_cell(sources: Sources, row: str, group: str, measure: str) -> 
                 continue
             first, second = (i, j) if int(codes[i]) == a else (j, i)
             unit = f"{ids[first]}-{ids[second]}"
-            one = _excerpt(sources, int(ids[first]), int(words[first]), empty, False)
-            other = _excerpt(sources, int(ids[second]), int(words[second]), empty, False)
+            # A copy: the coding's own excerpt is shared by the cells that list it.
+            one = replace(_excerpt(sources, int(ids[first]), int(words[first]), False))
+            other = _excerpt(sources, int(ids[second]), int(words[second]), False)
             one.unit = unit
             one.other_code_path = other.code_path
             one.participants = sorted(set(one.participants) | set(other.participants))
@@ -514,17 +522,21 @@ def workbench_layer(layer: str | None, user: object | None) -> str:
 def _place(sources: Sources, cell: Cell, user: object | None) -> None:
     """Fill each excerpt's speakers (every speaker whose turn it overlaps, facilitators too),
     its first turn and its link into the coding view at that turn."""
-    excerpts = [e for item in cell.items for e in item.excerpts]
+    excerpts = [e for item in cell.items for e in item.excerpts if not e.coding_url]
     if not excerpts:
         return
-    documents = {e.document_id for e in excerpts}
-    turns: dict[int, list[tuple[int, int, int, str]]] = {}
+    turns: dict[int, list[tuple[int, int, int, str]]] = sources.__dict__.setdefault(
+        "_cell_turns", {}
+    )
+    documents = {e.document_id for e in excerpts} - set(turns)
+    for document_id in documents:
+        turns[document_id] = []
     for document_id, seq, start, end, speaker in (
         Turn.objects.filter(document_id__in=documents)
         .order_by("document_id", "start", "seq")
         .values_list("document_id", "seq", "start", "end", "speaker")
     ):
-        turns.setdefault(document_id, []).append((seq, start, end, speaker))
+        turns[document_id].append((seq, start, end, speaker))
     layer = workbench_layer(cell.layer, user)
     slug = sources.study.slug
     for e in excerpts:
@@ -554,7 +566,10 @@ def cell_params(table: object, row: list[object], column: str) -> dict[str, str]
             return None
         return {"row": first, "group": ALL, "measure": column}
     if name == "crosstab":
-        groups = {str(g) for g in table.tidy["group"]} if "group" in table.tidy else set()
+        groups = getattr(table, "_cell_groups", None)
+        if groups is None:  # once per table, not once per cell
+            groups = {str(g) for g in table.tidy["group"]} if "group" in table.tidy else set()
+            table._cell_groups = groups
         if column != TOTAL and column not in groups:
             return None
         return {"row": first, "group": column, "measure": str(meta.get("measure") or "segments")}
