@@ -36,7 +36,7 @@ GROUPS_HELP = (
     "survey:SURVEY_SLUG/QUESTION_CODE (a matrix row: survey:SURVEY_SLUG/QUESTION_CODE/ROW)"
 )
 MEASURES = ("segments", "participants", "participant_share", "documents", "words")
-FORMATS = ("xlsx", "csv", "tex", "md", "json", "html", "png", "svg", "pdf", "sav", "dta")
+FORMATS = ("xlsx", "csv", "tex", "docx", "md", "json", "html", "png", "svg", "pdf", "sav", "dta")
 FIGURE_FORMATS = ("png", "svg", "pdf")
 # SPSS and Stata files: one row per respondent or participant, with variable and value labels;
 # only tables that carry `ExportTable.labelled` can be written in them.

@@ -106,6 +106,7 @@ TABLE_DOWNLOADS = [
     ("csv", {}, "CSV (.csv)"),
     ("csv", {"bom": "1"}, "CSV for Excel (.csv with BOM)"),
     ("tex", {}, "LaTeX (.tex)"),
+    ("docx", {}, "Word (.docx, landscape)"),
     ("md", {}, "Markdown (.md)"),
     ("json", {}, "JSON (.json)"),
 ]
@@ -119,7 +120,10 @@ FIGURE_DOWNLOADS = [
     ("svg", "SVG (.svg)"),
     ("pdf", "PDF (.pdf)"),
 ]
-DOWNLOAD_FORMATS = {"xlsx", "csv", "tex", "md", "json", *FIGURE_FORMATS, *LABELLED_FORMATS}
+DOWNLOAD_FORMATS = {fmt for fmt, _query, _label in TABLE_DOWNLOADS} | {
+    *FIGURE_FORMATS,
+    *LABELLED_FORMATS,
+}
 SURVEY_LABEL_LENGTH = 70  # a grouping's label in the select, so that it fits a narrow window
 
 

@@ -190,9 +190,9 @@ def test_options_the_form_cannot_read_are_reported_too(
 
 
 def test_an_unknown_format_is_a_400(demo: Study) -> None:
-    response = client_for(person("alice")).get(download_url("docx"), {"table": "codebook"})
+    response = client_for(person("alice")).get(download_url("odt"), {"table": "codebook"})
     assert response.status_code == 400
-    assert "There is no format “docx”" in response.content.decode()
+    assert "There is no format “odt”" in response.content.decode()
 
 
 def test_options_a_table_does_not_read_are_ignored_with_a_note(demo: Study) -> None:
@@ -315,3 +315,16 @@ def test_without_blind_coding_a_coder_chooses_any_layer(demo: Study) -> None:
     html = page.content.decode()
     assert '<option value="chloe" selected>' in html
     assert '<option value="consensus"' in html
+
+
+def test_a_table_downloads_as_a_landscape_word_table(demo: Study) -> None:
+    from docx import Document as WordDocument
+    from docx.enum.section import WD_ORIENT
+
+    response = client_for(person("victor")).get(download_url("docx"), CROSSTAB)
+    assert response.status_code == 200
+    assert response["Content-Disposition"].endswith('.docx"')
+    word = WordDocument(io.BytesIO(response.content))
+    assert word.sections[0].orientation == WD_ORIENT.LANDSCAPE
+    header = [cell.text for cell in word.tables[0].rows[0].cells]
+    assert header[:2] == ["Code", "DE (n=12)"]
