@@ -973,6 +973,13 @@ class ReliabilityTable(TableExporter):
     reads_codings = False
 
     def make(self, sources: Sources, **_: object) -> ExportTable:
+        if sources.access is not None and not sources.access.sees_others:
+            # The reliability pages' rule (Access.sees_others): agreement compares the coders'
+            # work, which a coder does not see while coding blind.
+            raise ExportRefused(
+                "While blind coding is on, coders see no agreement figures: they compare "
+                "everyone's codings."
+            )
         try:
             report = compute_reliability(sources.study, unit="sentence")
         except ValueError as exc:

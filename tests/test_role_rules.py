@@ -24,8 +24,11 @@ from django.test import Client
 
 from coding.models import Code, Memo
 from coding.services import CodingSpan, apply_codings
+from exports.base import ExportRefused
+from exports.tables import build_table
 from studies.models import Document, Membership, Study
 from tests.conftest import ROSTER
+from tests.helpers import client_for
 
 MARKER = "MARKER-7f3c9e"
 ROLES = ("anonymous", "outsider", "viewer", "coder", "owner")
@@ -278,3 +281,17 @@ def test_coding(
         api_answer(api, 201),
         expected=role in ("coder", "owner"),
     )
+
+
+def test_a_blind_coder_exports_no_agreement_figures_as_the_reliability_pages_show_none(
+    case: object,
+) -> None:
+    """One rule (Access.sees_others) for the reliability pages and the reliability table."""
+    study = case.document.study
+    Study.objects.filter(pk=study.pk).update(blind_coding=True)
+    study.refresh_from_db()
+    with pytest.raises(ExportRefused, match="blind coding"):
+        build_table(study, "reliability", user=case.bob)
+    response = client_for(case.bob).get(f"/api/v1/studies/{study.slug}/exports/reliability/")
+    assert response.status_code == 403
+    assert build_table(study, "reliability", user=case.alice).name == "reliability"
