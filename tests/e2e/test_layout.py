@@ -286,6 +286,12 @@ def pages(page: Page, live_server: LiveServer, site: Site) -> list[str]:
     urls += [
         "/studies/demo/exports/?table=crosstab&by=workshop&measure=participant_share",
         "/studies/demo/exports/?table=quotes",
+        # The joint displays: quotes in every cell, and a row of figures per code.
+        "/studies/demo/exports/?table=quote_matrix&by=country",
+        "/studies/demo/exports/?table=code_summary",
+        "/studies/demo/exports/?table=crosstab&by=survey:pre/trust&measure=participant_share",
+        "/studies/demo/exports/cell/?table=crosstab&by=country&row=Concept/negotiability&group=FI",
+        "/studies/demo/surveys/post/results/?by=country",
         "/studies/demo/search/?q=explain",
     ]
     return list(dict.fromkeys(urls))
