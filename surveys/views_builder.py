@@ -181,36 +181,33 @@ def question_delete(request: HttpRequest, slug: str, survey: str, question_id: i
 
 @login_required
 def page_new(request: HttpRequest, slug: str, survey: str) -> HttpResponse:
-    found = get_survey(request, slug, survey, write=request.method == "POST")
-    form = forms_builder.PageForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            page = builder.add_page(found, **form.cleaned_data)
-        except ValidationError as error:
-            form.add_error("relevant", error.messages)
-        else:
-            messages.success(request, f"Added {page}.")
-            return redirect(builder_url(found, f"page-{page.pk}"))
-    context = base_context(found) | {"form": form, "page": None}
-    return render(request, "surveys/builder/page_form.html", context)
+    return page_form(request, slug, survey, None)
 
 
 @login_required
 def page_edit(request: HttpRequest, slug: str, survey: str, page_id: int) -> HttpResponse:
+    return page_form(request, slug, survey, page_id)
+
+
+def page_form(request: HttpRequest, slug: str, survey: str, page_id: int | None) -> HttpResponse:
+    """A new page (`page_id` None) or one page's title and condition; a condition the builder
+    refuses is named beside its field."""
     found = get_survey(request, slug, survey, write=request.method == "POST")
-    page = get_page(found, page_id)
-    form = forms_builder.PageForm(
-        request.POST or None, initial={"title": page.title, "relevant": page.relevant}
-    )
+    page = get_page(found, page_id) if page_id is not None else None
+    initial = {"title": page.title, "relevant": page.relevant} if page is not None else None
+    form = forms_builder.PageForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            builder.update_page(page, **form.cleaned_data)
+            if page is None:
+                page = builder.add_page(found, **form.cleaned_data)
+            else:
+                builder.update_page(page, **form.cleaned_data)
         except ValidationError as error:
             form.add_error("relevant", error.messages)
         else:
-            messages.success(request, f"Saved {page}.")
+            messages.success(request, f"{'Saved' if page_id else 'Added'} {page}.")
             return redirect(builder_url(found, f"page-{page.pk}"))
-    context = base_context(found) | {"form": form, "page": page}
+    context = base_context(found) | {"form": form, "page": page if page_id else None}
     return render(request, "surveys/builder/page_form.html", context)
 
 
