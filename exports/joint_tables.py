@@ -27,12 +27,13 @@ export page, the API, `manage.py export` and the paper pack offer them.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+from surveys.results import answer_number, scale_scores
 
 from .base import ExportError, ExportTable, PackVariant, TableExporter
 from .frame import LIKERT_KINDS, SURVEY_PREFIX, SurveyData, SurveyQuestion, surveys_data
@@ -178,12 +179,8 @@ def answer_score(question: SurveyQuestion, value: str) -> float | None:
     if not value:
         return None
     if question.kind == "number":
-        try:
-            number = float(value.replace(",", "."))
-        except ValueError:
-            return None
-        return number if math.isfinite(number) else None
-    positions = {code: i for i, (code, _label) in enumerate(question.choices, start=1)}
+        return answer_number(value)
+    positions = scale_scores(question.choices)
     return float(positions[value]) if value in positions else None
 
 

@@ -34,7 +34,7 @@ import pandas as pd
 
 from studies.groups import UnknownGroup
 from surveys.models import OTHER, Question, Survey
-from surveys.results import ResultsError, summarise, wave_change
+from surveys.results import ResultsError, scale_scores, summarise, wave_change
 
 from .base import (
     ExportError,
@@ -215,8 +215,8 @@ def labelled_responses(data: SurveyData) -> LabelledData:
             return [r.answers.get((question.code, item)) or None for r in respondents]
 
         if kind in SINGLE_KINDS or kind == Question.Kind.MATRIX:
-            points = {c: i for i, (c, _label) in enumerate(question.choices, start=1)}
-            codes = {i: label for i, (_c, label) in enumerate(question.choices, start=1)}
+            points = scale_scores(question.choices)
+            codes = {points[c]: label for c, label in question.choices}
             items = question.rows if kind == Question.Kind.MATRIX else [("", "")]
             for row, row_label in items:
                 raw = f"{code}_{row}" if row else code

@@ -191,7 +191,16 @@ def _median(values: list[float]) -> float | None:
     return float(statistics.median(values)) if values else None
 
 
-def _number(value: str) -> float | None:
+def scale_scores(choices: Iterable[tuple[str, str]]) -> dict[str, int]:
+    """The one scoring rule of closed answers: an option's position 1..k in the question's
+    option order (codes are not numbers), read by the results, the change between waves and
+    the exports app's labelled files and comparisons."""
+    return {code: i for i, (code, _label) in enumerate(choices, start=1)}
+
+
+def answer_number(value: str) -> float | None:
+    """A number question's stored answer as a number (a decimal comma read as a point), or
+    None when it is not a finite number."""
     try:
         number = float(value.replace(",", "."))
     except ValueError:
@@ -233,7 +242,7 @@ def _summarise_group(question: Question, group: str, respondents: list[_Responde
 
     if kind == Question.Kind.MATRIX:
         choices = _choices(question)
-        score = {code: i for i, (code, _label) in enumerate(choices, start=1)}
+        score = scale_scores(choices)
         for row_code, row_label in _rows(question):
             values = [
                 r.answers[(qid, row_code)] for r in respondents if (qid, row_code) in r.answers
@@ -276,7 +285,7 @@ def _summarise_group(question: Question, group: str, respondents: list[_Responde
         choices = _choices(question)
         result.options = _counts(choices, [[v] for v in values], result.n, scored=kind in LIKERT)
         if kind in LIKERT:
-            score = {code: i for i, (code, _label) in enumerate(choices, start=1)}
+            score = scale_scores(choices)
             scores = [float(score[v]) for v in values if v in score]
             result.mean, result.median = _mean(scores), _median(scores)
     elif kind == Question.Kind.RANKING:
@@ -294,7 +303,7 @@ def _summarise_group(question: Question, group: str, respondents: list[_Responde
             for code, label in [*choices, *extra]
         ]
     elif kind == Question.Kind.NUMBER:
-        numbers = [x for r in respondents if (x := _number(value(r) or "")) is not None]
+        numbers = [x for r in respondents if (x := answer_number(value(r) or "")) is not None]
         result.n = len(numbers)
         result.number = _number_summary(numbers)
     elif kind == Question.Kind.DATE:
@@ -421,11 +430,11 @@ def _scores(question: Question, respondents: list[_Respondent]) -> dict[tuple[in
     result: dict[tuple[int, str], float] = {}
     if question.kind == Question.Kind.NUMBER:
         for r in respondents:
-            number = _number(r.answers.get((qid, ""), ""))
+            number = answer_number(r.answers.get((qid, ""), ""))
             if number is not None and r.participant_id is not None:
                 result[(r.participant_id, "")] = number
         return result
-    score = {code: i for i, (code, _label) in enumerate(_choices(question), start=1)}
+    score = scale_scores(_choices(question))
     items = (
         [code for code, _label in _rows(question)]
         if question.kind == Question.Kind.MATRIX
