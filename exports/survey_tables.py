@@ -27,7 +27,7 @@ Individual responses (`survey_responses`, `survey_answers`) are for those who ma
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, ClassVar
 
 import pandas as pd
@@ -409,6 +409,15 @@ def _results_group(by: str | None) -> str | None:
     return by or None
 
 
+def _computed(compute: Callable, model: Survey, by: str | None) -> list:
+    """surveys.results' `summarise` or `wave_change` of a survey, its refusals (an unknown
+    group, a survey that is no later wave) as ExportError."""
+    try:
+        return compute(model, by=_results_group(by))
+    except (UnknownGroup, ResultsError) as exc:
+        raise ExportError(str(exc)) from None
+
+
 RESULT_COLUMNS = [
     "question",
     "question_label",
@@ -448,10 +457,7 @@ class SurveyResultsTable(SurveyTable):
         self, sources: Sources, *, survey: str | None, by: str | None, **_: object
     ) -> ExportTable:
         model = _model(sources, survey)
-        try:
-            results = summarise(model, by=_results_group(by))
-        except (UnknownGroup, ResultsError) as exc:
-            raise ExportError(str(exc)) from None
+        results = _computed(summarise, model, by)
         records: list[dict[str, object]] = []
         for result in results:
             groups = result.groups if by else [result.overall]
@@ -588,10 +594,7 @@ class SurveyChangeTable(SurveyTable):
         self, sources: Sources, *, survey: str | None, by: str | None, **_: object
     ) -> ExportTable:
         model = _model(sources, survey)
-        try:
-            results = wave_change(model, by=_results_group(by))
-        except (UnknownGroup, ResultsError) as exc:
-            raise ExportError(str(exc)) from None
+        results = _computed(wave_change, model, by)
         records = []
         for result in results:
             for change in result.groups if by else [result.overall]:
