@@ -629,7 +629,9 @@ class CodebookPlan:
 
 
 @dataclass
-class _RowSpec:
+class CodebookRow:
+    """One code a file describes: its path and only the values the file gives for it."""
+
     row: int
     path: str
     values: dict[str, object]  # only what the file says about this code
@@ -680,7 +682,7 @@ def _cell(row: TableRow, header: str, *, defused: bool) -> str:
     return value.strip()
 
 
-def _read_rows(study: Study, filename: str, data: bytes) -> tuple[list[_RowSpec], int]:
+def _read_rows(study: Study, filename: str, data: bytes) -> tuple[list[CodebookRow], int]:
     check_upload_size(data, filename)
     table = read_table(data, filename)
     if not table.rows:
@@ -690,7 +692,7 @@ def _read_rows(study: Study, filename: str, data: bytes) -> tuple[list[_RowSpec]
     # Only our CSV export (through defusedcsv) adds the ' before a formula-like cell.
     defused = filename.lower().endswith(".csv")
 
-    specs: list[_RowSpec] = []
+    specs: list[CodebookRow] = []
     seen_paths: dict[str, int] = {}
     seen_shortcuts: dict[int, int] = {}
     for row in table.rows:
@@ -743,7 +745,7 @@ def _read_rows(study: Study, filename: str, data: bytes) -> tuple[list[_RowSpec]
                 values["shortcut"] = shortcut
             elif role == "patterns":
                 values["patterns"] = "\n".join(pattern_lines(raw))
-        specs.append(_RowSpec(row.number, path, values))
+        specs.append(CodebookRow(row.number, path, values))
     return specs, len(table.rows)
 
 
@@ -751,7 +753,16 @@ def plan_codebook(*, study: Study, filename: str, data: bytes) -> CodebookPlan:
     """Read and check a codebook table completely, writing nothing. Every problem is a
     FileRejected naming the row and the column."""
     specs, n_rows = _read_rows(study, filename, data)
-    plan = CodebookPlan(filename=filename, rows=n_rows)
+    return plan_codebook_rows(study=study, filename=filename, specs=specs, rows=n_rows)
+
+
+def plan_codebook_rows(
+    *, study: Study, filename: str, specs: Sequence[CodebookRow], rows: int
+) -> CodebookPlan:
+    """What writing these codes (paths with the values a file gives) would change: the
+    codebook table and a REFI-QDA project's codebook are both planned here, so a code is
+    matched by its path, created under its parents and checked in one way."""
+    plan = CodebookPlan(filename=filename, rows=rows)
 
     codes = list(Code.objects.filter(study=study))
     paths = code_paths(codes)
@@ -765,7 +776,7 @@ def plan_codebook(*, study: Study, filename: str, data: bytes) -> CodebookPlan:
     )
     spec_of = {spec.path: spec for spec in specs}
 
-    def reject(spec: _RowSpec, column: str, reason: str) -> FileRejected:
+    def reject(spec: CodebookRow, column: str, reason: str) -> FileRejected:
         return FileRejected(reason, filename=filename, line=spec.row, column=column)
 
     # Every path the file needs, parents before their children, in the file's order.

@@ -199,6 +199,28 @@ def preview_transcript(
     parsed = parse_transcript(data, filename)
     if not parsed.text.strip():
         raise FileRejected("contains no text", filename=filename)
+    return preview_parsed(
+        study=study,
+        workshop=workshop,
+        filename=filename,
+        parsed=parsed,
+        mapping=mapping,
+        title=title,
+    )
+
+
+def preview_parsed(
+    *,
+    study: Study,
+    workshop: Workshop | None,
+    filename: str,
+    parsed: ParsedTranscript,
+    mapping: Mapping[str, str] | None = None,
+    title: str | None = None,
+) -> TranscriptPreview:
+    """What storing an already parsed text would do (a file's, or a REFI-QDA project's source):
+    its speakers matched, and whether it is new, unchanged, replaces a document or is refused
+    because something refers to the document it would replace. Writes nothing."""
     title = (title or default_title(filename))[:200]
     labels = [turn.speaker for turn in parsed.turns]
     matches = match_speakers(study, workshop, labels, mapping)
@@ -242,7 +264,7 @@ class TranscriptOutcome:
     words: int
 
 
-def _store_transcript(
+def store_transcript(
     preview: TranscriptPreview,
     *,
     study: Study,
@@ -251,6 +273,8 @@ def _store_transcript(
     kind: str,
     user: object | None,
 ) -> TranscriptOutcome:
+    """Write a previewed text as a document with its turns and sentences: every import of a
+    text (files, REFI-QDA projects) stores it here."""
     parsed = preview.parsed
     words = preview.word_count
     fields = {
@@ -355,7 +379,7 @@ def import_transcripts(
                     preview.existing, "unchanged", 0, 0, preview.existing.word_count
                 )
             else:
-                outcome = _store_transcript(
+                outcome = store_transcript(
                     preview, study=study, workshop=workshop, language=language, kind=kind, user=user
                 )
             outcomes.append(outcome)
@@ -533,6 +557,12 @@ def plan_roster(*, study: Study, filename: str, data: bytes) -> RosterPlan:
     table = read_table(data, filename)
     if not table.rows:
         raise FileRejected("has a header but no participant rows", filename=filename)
+    return plan_roster_table(study=study, filename=filename, table=table)
+
+
+def plan_roster_table(*, study: Study, filename: str, table: Table) -> RosterPlan:
+    """Check a roster already read into a table (a file's rows, or a REFI-QDA project's cases
+    as rows): the one place workshops, participants and their variables are planned."""
     roles, variable_headers = _resolve_columns(table, filename)
     plan = RosterPlan(filename=filename, rows=len(table.rows))
 
