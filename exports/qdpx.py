@@ -983,7 +983,7 @@ def plan_qdpx(
     guids = Guids(study)
     default_user = _guid(root.get("creatingUserGUID"), "the project", where, required=False)
 
-    _plan_users(plan, study, root, guids, where, user)
+    _plan_users(plan, study, root, guids, where)
     codes_element = _kid(codebook, "Codes") if codebook is not None else None
     coded = {
         _guid(ref.get("targetGUID"), "a CodeRef", where)
@@ -998,6 +998,15 @@ def plan_qdpx(
         _plan_notes(plan, study, root, guids, where)
     _keep_authors(plan)
     _plan_codings(plan, study)
+    authorless = any(c.user is None or plan.users[c.user].consensus for c in plan.codings) or any(
+        n.user is None for n in plan.memos
+    )
+    if authorless and _holder(study, user) is None:
+        raise FileRejected(
+            "has codings or notes without an author, or a consensus layer, and the study has no "
+            "owner to hold them (they are written as the importing owner's): add an owner first",
+            filename=plan.filename,
+        )
     return plan
 
 
@@ -1023,7 +1032,6 @@ def _plan_users(
     root: StdElement,
     guids: Guids,
     where: str,
-    importer: object | None,
 ) -> None:
     User = get_user_model()
     members = dict(
@@ -1677,12 +1685,6 @@ def apply_qdpx(*, study: Study, plan: QdpxPlan, user: object | None = None) -> Q
             entry = plan.users.get(coding.user) if coding.user else None
             consensus = bool(entry and entry.consensus)
             person = holder if consensus or entry is None else accounts[coding.user]
-            if person is None:
-                raise FileRejected(
-                    "has codings without a coder, or a consensus layer, and the study has no "
-                    "owner to hold them: add an owner first",
-                    filename=plan.filename,
-                )
             people[person.pk] = person
             span = CodingSpan(
                 documents[coding.source],
@@ -1715,11 +1717,6 @@ def apply_qdpx(*, study: Study, plan: QdpxPlan, user: object | None = None) -> Q
         for note in plan.memos:
             author = accounts.get(note.user) if note.user else None
             author = author or holder
-            if author is None:
-                raise FileRejected(
-                    "has notes without an author, and the study has no owner",
-                    filename=plan.filename,
-                )
             memo = Memo(study=study, author=author, text=note.text)
             what, target = note.target
             if what == "document" and target in documents:

@@ -395,7 +395,9 @@ def write_qdc_like(namespace: str) -> bytes:
 # --- Reading other tools' files ---------------------------------------------------------------
 
 
-def test_nvivo_project_comes_in_with_the_counts_its_xml_declares(interop: Path, people) -> None:
+def test_nvivo_project_comes_in_with_the_counts_its_xml_declares(
+    interop: Path, people, client
+) -> None:
     path = interop / "nvivo15_mac_codebook_two_sources.qdpx"
     data = path.read_bytes()
     declared = project_xml(data)
@@ -410,6 +412,13 @@ def test_nvivo_project_comes_in_with_the_counts_its_xml_declares(interop: Path, 
     assert "rq1_definition/concepts/abstraction" in CodeTree.of(study).path.values()
     # Its sources are a one-byte .txt beside an empty .docx: empty documents that still open.
     assert set(study.documents.values_list("text", flat=True)) == {""}
+    client.force_login(people["alice"])
+    for document in study.documents.all():
+        assert (
+            client.get(reverse("coding:workbench", args=[study.slug, document.pk])).status_code
+            == 200
+        )
+        assert client.get(document.get_absolute_url()).status_code == 200
     assert not import_qdpx(study=study, filename=path.name, data=data).has_changes
 
 
