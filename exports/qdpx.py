@@ -143,6 +143,7 @@ class Guids:
         )
         self.stored: dict[tuple[str, int], uuid.UUID] = {}
         self.found: dict[tuple[str, uuid.UUID], int] = {}
+        self._ours: dict[str, dict[uuid.UUID, int]] = {}
         for kind, object_id, guid in ExchangeId.objects.filter(study=study).values_list(
             "kind", "object_id", "guid"
         ):
@@ -160,10 +161,11 @@ class Guids:
         `candidates`, the study's objects of that kind) whose derived GUID it is."""
         if (kind, guid) in self.found:
             return self.found[(kind, guid)]
-        for pk in candidates:
-            if (kind, pk) not in self.stored and self.derived(kind, pk) == guid:
-                return pk
-        return None
+        if kind not in self._ours:
+            self._ours[kind] = {
+                self.derived(kind, pk): pk for pk in candidates if (kind, pk) not in self.stored
+            }
+        return self._ours[kind].get(guid)
 
 
 # --- Writing --------------------------------------------------------------------------------
