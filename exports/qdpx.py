@@ -1199,11 +1199,15 @@ def _plan_cases(
     sets: dict[uuid.UUID, dict],
 ) -> None:
     variables: dict[uuid.UUID, tuple[str, str]] = {}  # guid -> (header, type)
-    survey_slugs = (
-        {slug.casefold() for slug in study.surveys.values_list("slug", flat=True)}
-        if hasattr(study, "surveys")
-        else set()
-    )
+    survey_slugs = {slug.casefold() for slug in study.surveys.values_list("slug", flat=True)}
+    # A variable the study has keeps its type; the file's values must fit it.
+    current = {v.name.casefold(): v.kind for v in Variable.objects.filter(study=study)}
+    placed_already = {
+        code.casefold(): workshop
+        for code, workshop in Participant.objects.filter(study=study).values_list(
+            "code", "workshop__code"
+        )
+    }
     for index, element in enumerate(_kids(_kid(root, "Variables"), "Variable"), start=1):
         plan.in_file["variables"] += 1
         guid = _guid(element.get("guid"), f"Variable {index}", where)
@@ -1218,6 +1222,8 @@ def _plan_cases(
             continue
         if name.casefold() in ("workshop", "country"):
             header = name.casefold()
+        elif name.casefold() in current:
+            header = f"{name} [{current[name.casefold()]}]"
         elif kind in ("Integer", "Float"):
             header = f"{name} [number]"
         elif kind == "Boolean" or description.strip().startswith("Choices:"):
@@ -1283,7 +1289,10 @@ def _plan_cases(
             source_speakers[ref].append(name)
         if not values["workshop"]:
             placed = next((sets[ref] for ref in refs if ref in sets), None)
-            if placed:
+            if name.casefold() in placed_already:
+                # A participant the study has stays where they are when the file says nothing.
+                values["workshop"] = placed_already[name.casefold()]
+            elif placed:
                 values["workshop"] = placed["code"]
             elif plan.workshop is not None:
                 values["workshop"] = plan.workshop.code

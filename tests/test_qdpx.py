@@ -684,3 +684,21 @@ def test_commands_refuse_bad_input_in_one_line(people, tmp_path: Path) -> None:
         call_command("import_qdpx", str(bad), "--study", study.slug, "--workshop", "XX")
     with pytest.raises(CommandError, match=r"name a \.qdpx"):
         call_command("export_qdpx", "--study", study.slug, "-o", str(tmp_path / "x.zip"))
+
+
+def test_known_participants_stay_where_they_are_and_variables_keep_their_type(
+    people, roster_study
+) -> None:
+    """A case named like a participant of the study is that participant: without a workshop
+    in the file they stay in theirs, and a variable the study has keeps its type."""
+    qde = f"""<Project xmlns="urn:QDA-XML:project:1.0" name="p">
+      <Variables><Variable guid="{G["var"]}" name="Age band" typeOfVariable="Integer"/></Variables>
+      <Cases><Case guid="{G["case"]}" name="p01">
+        <VariableValue><VariableRef targetGUID="{G["var"]}"/><TextValue>45-59</TextValue>
+        </VariableValue></Case></Cases></Project>"""
+    gb = roster_study.workshops.get(code="GB-1")
+    plan = import_qdpx(study=roster_study, filename="p.qde", data=qde.encode(), workshop=gb)
+    assert plan.roster.participants_changed == ["P01"]
+    p01 = Participant.objects.get(study=roster_study, code="P01")
+    assert p01.workshop.code == "FI-1"
+    assert p01.values.get(variable__name="age band").value == "45-59"
