@@ -13,6 +13,7 @@ from coding.api import (
     reliability,
 )
 from exports.api import export_cell, export_file, export_table
+from exports.api_qdpx import QdcView, QdpxView
 from studies.api import (
     DocumentViewSet,
     MemberInvitationViewSet,
@@ -74,5 +75,7 @@ urlpatterns = [
         export_file,
         name="study-export-file",
     ),
+    path("studies/<slug:slug>/qdpx/", QdpxView.as_view(), name="study-qdpx"),
+    path("studies/<slug:slug>/qdc/", QdcView.as_view(), name="study-qdc"),
     *router.urls,
 ]

@@ -38,6 +38,7 @@ from drf_spectacular.generators import SchemaGenerator
 from coding.adjudication import start_round
 from coding.models import Coding, Memo
 from coding.services import CodingSpan, apply_codings, create_code
+from exports.qdpx import write_qdpx
 from studies import invitations
 from studies.models import (
     APIToken,
@@ -154,6 +155,10 @@ def walked(roster_study: Study, people: dict[str, User]) -> Walked:
         filename="FI-1-again.txt",
         data=b"Aino: A second session.\n",
     )
+    # A REFI-QDA project waiting for Alice's confirmation (the study's own export).
+    project = PendingImport.objects.create(
+        study=study, user=alice, kind="qdpx", filename="walk.qdpx", data=write_qdpx(study)[0]
+    )
     # The transcript's recording, so that its URLs answer members with the file.
     attach_recording(
         document=document, upload=SimpleUploadedFile("FI-1.wav", wav_bytes(0.5)), user=alice
@@ -192,6 +197,7 @@ def walked(roster_study: Study, people: dict[str, User]) -> Walked:
         "round_id": [str(agreement_round.pk)],
         "token_id": [str(token.pk)],
         "batch": [str(pending.batch)],
+        "upload": [str(project.batch)],
         "workshop_id": [str(fi.pk)],
         # Eero, whose words Chloe coded: his page shows the codings on his words.
         "participant_id": [str(study.participants.get(code="P02").pk)],

@@ -24,6 +24,7 @@ from pytest_django.live_server_helper import LiveServer
 
 from coding.adjudication import start_round
 from coding.models import Assignment, Coding, Memo
+from exports.qdpx import write_qdpx
 from studies import invitations
 from studies.models import APIToken, MemberInvitation, Membership, PendingImport, Study
 from studies.recordings import attach_recording
@@ -182,6 +183,10 @@ def site(transactional_db: None, media_root: object) -> Site:
         filename=f"{workshop.code}-again.txt",
         data=b"Facilitator: A second session.\nGuest: May I say something?\n",
     )
+    # A REFI-QDA project waiting for Alice's confirmation: its preview is a page too.
+    project = PendingImport.objects.create(
+        study=study, user=alice, kind="qdpx", filename="demo.qdpx", data=write_qdpx(study)[0]
+    )
     attach_recording(
         document=document, upload=SimpleUploadedFile("session.wav", wav_bytes(0.5)), user=alice
     )
@@ -232,6 +237,7 @@ def site(transactional_db: None, media_root: object) -> Site:
         "round_id": [str(agreement_round.pk)],
         "token_id": [str(token.pk)],
         "batch": [str(pending.batch)],
+        "upload": [str(project.batch)],
         "workshop_id": [str(workshop.pk)],
         "participant_id": [str(study.participants.order_by("pk").first().pk)],
         "invitation_id": [str(invitation.pk)],

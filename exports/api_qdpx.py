@@ -1,0 +1,191 @@
+"""REFI-QDA through the API: the study as a .qdpx project and its codebook as a .qdc, and a
+project or codebook from NVivo, ATLAS.ti, MAXQDA, QualCoder or Colloquy imported (or, with
+`dry_run`, only planned) through the same `exports.qdpx` functions as the pages and commands.
+
+Owners only, as on the pages: the project holds every coder's codings and each participant's
+survey answers. Access is checked first: an outsider gets 404 whatever else is wrong.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from exports.qdpx import apply_qdpx, plan_qdpx, write_qdc, write_qdpx
+from exports.views import attachment
+from studies.access import OWNER, get_study_for_user
+from studies.api import rejected, truthy, uploaded
+from studies.importers import FileRejected
+from studies.models import Study, Workshop
+
+
+class QdpxUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="A REFI-QDA project (.qdpx, or its .qde alone) or codebook (.qdc)."
+    )
+    workshop = serializers.CharField(
+        required=False,
+        help_text="A workshop's code: where the cases (participants) and sources the file does "
+        "not place in a workshop go.",
+    )
+    dry_run = serializers.BooleanField(
+        required=False, help_text="true: read, check and report what would come in; write nothing."
+    )
+
+
+QdpxReportSerializer = inline_serializer(
+    "QdpxImportReport",
+    {
+        "applied": serializers.BooleanField(help_text="Whether anything was written."),
+        "dry_run": serializers.BooleanField(),
+        "file": serializers.CharField(),
+        "origin": serializers.CharField(help_text="The tool that wrote the file, as it says."),
+        "project": serializers.CharField(help_text="The project's name; empty for a codebook."),
+        "in_file": serializers.DictField(
+            child=serializers.IntegerField(),
+            help_text="What the file holds: users, codes, variables, cases, sources, "
+            "selections, codings, notes, sets.",
+        ),
+        "new": serializers.DictField(
+            child=serializers.IntegerField(),
+            help_text="What is (or would be) added: codes, coders, participants, workshops, "
+            "variables, documents, codings, memos.",
+        ),
+        "unchanged": serializers.DictField(
+            child=serializers.IntegerField(), help_text="What the study already has."
+        ),
+        "codes_updated": serializers.IntegerField(),
+        "participants_updated": serializers.IntegerField(),
+        "skipped": inline_serializer(
+            "QdpxSkipped",
+            {"what": serializers.CharField(), "count": serializers.IntegerField()},
+            many=True,
+            help_text="What cannot come in, and why.",
+        ),
+        "notes": serializers.ListField(
+            child=serializers.CharField(),
+            help_text="Remarks worth reading (accounts renamed, ...).",
+        ),
+        "summary": serializers.CharField(),
+    },
+)
+
+FileErrorSerializer = inline_serializer(
+    "QdpxFileError",
+    {
+        "file": serializers.ListField(child=serializers.CharField(), required=False),
+        "workshop": serializers.ListField(child=serializers.CharField(), required=False),
+    },
+)
+
+
+class _FileView(APIView):
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # The download answers with its file whatever the Accept header; errors stay JSON.
+        return super().perform_content_negotiation(request, force=True)
+
+
+class QdpxView(_FileView):
+    """GET: the study as a REFI-QDA project (.qdpx) for NVivo, ATLAS.ti, MAXQDA or QualCoder.
+    POST: import a REFI-QDA project or codebook, all of it or nothing. Owners only."""
+
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        responses={
+            (200, "application/zip"): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description="The project: project.qde and sources/*.txt. It holds every "
+                "coder's codings, the consensus layer, memos, participants with their variables "
+                "and survey answers.",
+            )
+        },
+    )
+    def get(self, request: Request, slug: str) -> HttpResponse:
+        """The study as a REFI-QDA project (.qdpx) that NVivo, ATLAS.ti, MAXQDA and QualCoder
+        open; GUIDs are the same in every export, so a project goes out and comes back without
+        doubling anything. Owners only; an archived study can still be exported."""
+        study = get_study_for_user(request.user, slug, min_role=OWNER, archived_ok=True)
+        data, _counts = write_qdpx(study)
+        return attachment(data, "application/zip", f"{study.slug}.qdpx")
+
+    @extend_schema(
+        request={"multipart/form-data": QdpxUploadSerializer},
+        responses={
+            200: OpenApiResponse(
+                QdpxReportSerializer,
+                description="Nothing was written: a dry run, or everything in the file is "
+                "already in the study (the summary starts with “No changes”).",
+            ),
+            201: OpenApiResponse(QdpxReportSerializer, description="The file was imported."),
+            400: OpenApiResponse(
+                FileErrorSerializer,
+                description="The file was refused (a one-line reason naming the file and the "
+                "element), or the workshop is unknown; nothing was written.",
+            ),
+        },
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        """Import a REFI-QDA project or codebook, all of it or nothing: 201 with the report
+        when something was written, 200 when nothing was (`dry_run=true`, or everything in the
+        file is already in the study), 400 with `{"file": [reason]}` for a file that cannot
+        come in. The report says what the file holds, what is new, what the study already
+        has, what is skipped and why. Owners only."""
+        study = get_study_for_user(request.user, slug, min_role=OWNER)
+        files = uploaded(request, "file")
+        if len(files) != 1:
+            return Response(
+                {"file": ["Upload one .qdpx, .qde or .qdc file as 'file'."]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        [(filename, data)] = files
+        workshop, problem = _workshop(study, str(request.data.get("workshop", "")).strip())
+        if problem:
+            return Response({"workshop": [problem]}, status=status.HTTP_400_BAD_REQUEST)
+        dry_run = truthy(request.data.get("dry_run")) or truthy(request.query_params.get("dry_run"))
+        try:
+            plan = plan_qdpx(
+                study=study, filename=filename, data=data, user=request.user, workshop=workshop
+            )
+            applied = not dry_run and plan.has_changes
+            if applied:
+                apply_qdpx(study=study, plan=plan, user=request.user)
+        except FileRejected as exc:
+            return rejected(exc)
+        body = {"applied": applied, "dry_run": dry_run, **plan.report()}
+        return Response(body, status=status.HTTP_201_CREATED if applied else status.HTTP_200_OK)
+
+
+def _workshop(study: Study, code: str) -> tuple[Workshop | None, str]:
+    if not code:
+        return None, ""
+    workshop = study.workshops.filter(code__iexact=code).first()
+    if workshop is None:
+        codes = ", ".join(study.workshops.order_by("code").values_list("code", flat=True))
+        return None, f"No workshop {code!r} in this study (it has {codes or 'none yet'})."
+    return workshop, ""
+
+
+class QdcView(_FileView):
+    """GET: the study's codebook as a REFI-QDA codebook (.qdc). Owners only."""
+
+    @extend_schema(
+        responses={
+            (200, "application/xml"): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description="The codebook: codes with their hierarchy, colours and descriptions.",
+            )
+        },
+    )
+    def get(self, request: Request, slug: str) -> HttpResponse:
+        """The study's codebook as a REFI-QDA codebook (.qdc). Owners only."""
+        study = get_study_for_user(request.user, slug, min_role=OWNER, archived_ok=True)
+        return attachment(write_qdc(study), "application/xml", f"{study.slug}.qdc")

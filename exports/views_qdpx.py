@@ -1,0 +1,245 @@
+"""REFI-QDA on the owner's pages: the study as a .qdpx project and its codebook as a .qdc for
+NVivo, ATLAS.ti, MAXQDA or QualCoder, and a project or codebook from one of them imported.
+
+Only owners come here: the project file holds every coder's codings and each participant's
+survey answers. An upload waits as a PendingImport between its preview and the confirmation,
+as the roster and transcripts of the Import page do (any worker can finish it, and a preview
+nobody confirms is dropped after a day). The confirmation plans the stored file again (planning
+writes nothing and gives the same plan for the same study) and applies it, all or nothing; if
+the study changed since the preview, the new preview is shown instead of importing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from exports.qdpx import QdpxPlan, apply_qdpx, plan_qdpx, write_qdc, write_qdpx
+from exports.views import attachment
+from studies.access import OWNER, get_study_for_user
+from studies.importers import FileRejected
+from studies.models import PendingImport, Study, Workshop
+from studies.views import PENDING_LIFETIME
+
+# PendingImport.kind of an uploaded REFI-QDA file.
+KIND = "qdpx"
+EXTENSIONS = (".qdpx", ".qde", ".qdc")
+WORKSHOP_LABEL = "Workshop for participants and sources the file does not place in one"
+
+# The preview's rows: what REFI-QDA calls it, what it becomes here, and the key of the plan's
+# new/unchanged counts for it (None: not counted on its own).
+ROWS = (
+    ("users", "Users", "coders", "coders"),
+    ("codes", "Codes", "codes", "codes"),
+    ("variables", "Variables", "participant variables", "variables"),
+    ("cases", "Cases", "participants", "participants"),
+    ("sources", "Sources", "documents", "documents"),
+    ("selections", "Selections", "coded passages", None),
+    ("codings", "Codings", "codings", "codings"),
+    ("notes", "Notes", "memos", "memos"),
+    ("sets", "Sets", "workshops", "workshops"),
+)
+
+
+# --- Downloads ------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def qdpx_download(request: HttpRequest, slug: str) -> HttpResponse:
+    """The whole study as a REFI-QDA project. An archived study can still be exported."""
+    study = get_study_for_user(request.user, slug, min_role=OWNER, archived_ok=True)
+    data, _counts = write_qdpx(study)
+    return attachment(data, "application/zip", f"{study.slug}.qdpx")
+
+
+@login_required
+@require_GET
+def qdc_download(request: HttpRequest, slug: str) -> HttpResponse:
+    """The codebook alone, as a REFI-QDA codebook (.qdc)."""
+    study = get_study_for_user(request.user, slug, min_role=OWNER, archived_ok=True)
+    return attachment(write_qdc(study), "application/xml", f"{study.slug}.qdc")
+
+
+# --- Import ---------------------------------------------------------------------------------
+
+
+class QdpxUploadForm(forms.Form):
+    file = forms.FileField(
+        label="Project or codebook file",
+        help_text="A REFI-QDA project (.qdpx, or its project.qde alone) or codebook (.qdc), "
+        "from NVivo, ATLAS.ti, MAXQDA, QualCoder or Colloquy.",
+    )
+    workshop = forms.ModelChoiceField(
+        queryset=Workshop.objects.none(),
+        required=False,
+        label=WORKSHOP_LABEL,
+        empty_label="None (the file places them all)",
+        help_text="Other tools know nothing of workshops: the cases (participants) and sources "
+        "of such a file need one to go to.",
+    )
+
+    def __init__(self, *args: object, study: Study, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["file"].widget.attrs["accept"] = ",".join(EXTENSIONS)
+        self.fields["workshop"].queryset = study.workshops.order_by("code")
+
+    def clean_file(self) -> tuple[str, bytes]:
+        upload = self.cleaned_data["file"]
+        limit = settings.COLLOQUY_MAX_UPLOAD_BYTES
+        if upload.size > limit:
+            raise forms.ValidationError(
+                f"{upload.name} is {upload.size / 1048576:.1f} MB; the limit is "
+                f"{limit / 1048576:.0f} MB."
+            )
+        return PurePath(upload.name).name[:255], upload.read()
+
+
+@login_required
+def qdpx_import(request: HttpRequest, slug: str) -> HttpResponse:
+    """Upload a file: it is read and checked whole (a bad one is refused beside the field and
+    nothing is kept), then it waits for the owner's confirmation on the preview."""
+    study = get_study_for_user(request.user, slug, min_role=OWNER)
+    # Previews nobody confirmed within a day are abandoned; drop their bytes.
+    PendingImport.objects.filter(
+        kind=KIND, created_at__lt=timezone.now() - PENDING_LIFETIME
+    ).delete()
+    form = QdpxUploadForm(study=study)
+    if request.method == "POST":
+        form = QdpxUploadForm(request.POST, request.FILES, study=study)
+        if form.is_valid():
+            filename, data = form.cleaned_data["file"]
+            workshop = form.cleaned_data["workshop"]
+            try:
+                plan_qdpx(
+                    study=study, filename=filename, data=data, user=request.user, workshop=workshop
+                )
+            except FileRejected as exc:
+                form.add_error("file", str(exc))
+            else:
+                pending = PendingImport.objects.create(
+                    study=study,
+                    user=request.user,
+                    kind=KIND,
+                    workshop=workshop,
+                    filename=filename,
+                    data=data,
+                )
+                return redirect("exports:qdpx_review", slug=study.slug, upload=pending.batch)
+    return render(
+        request,
+        "exports/qdpx_import.html",
+        {"study": study, "form": form, "has_workshops": study.workshops.exists()},
+    )
+
+
+@dataclass
+class PreviewRow:
+    label: str
+    becomes: str
+    in_file: int
+    new: int | None
+    unchanged: int | None
+    updated: int | None
+
+
+def preview_rows(plan: QdpxPlan) -> list[PreviewRow]:
+    report = plan.report()
+    updated = {"codes": report["codes_updated"], "cases": report["participants_updated"]}
+    return [
+        PreviewRow(
+            label=label,
+            becomes=becomes,
+            in_file=report["in_file"].get(kind, 0),
+            new=report["new"].get(key, 0) if key else None,
+            unchanged=report["unchanged"].get(key) if key else None,
+            updated=updated.get(kind),
+        )
+        for kind, label, becomes, key in ROWS
+    ]
+
+
+def plan_digest(plan: QdpxPlan) -> str:
+    """What the preview showed, in short: a confirmation imports only what was shown."""
+    shown = json.dumps(plan.report(), sort_keys=True, default=str)
+    return hashlib.sha256(shown.encode()).hexdigest()
+
+
+def _pending(request: HttpRequest, study: Study, upload: uuid.UUID) -> PendingImport:
+    pending = (
+        PendingImport.objects.filter(study=study, user=request.user, batch=upload, kind=KIND)
+        .select_related("workshop")
+        .first()
+    )
+    if pending is None:
+        raise Http404("This import was already finished or cancelled.")
+    return pending
+
+
+@login_required
+def qdpx_review(request: HttpRequest, slug: str, upload: uuid.UUID) -> HttpResponse:
+    """The preview (what the file holds, what is new, unchanged or skipped and why), then
+    Confirm (apply it) or Cancel (drop the upload)."""
+    study = get_study_for_user(request.user, slug, min_role=OWNER)
+    pending = _pending(request, study, upload)
+    start = reverse("exports:qdpx_import", args=[study.slug])
+    if request.method == "POST" and "cancel" in request.POST:
+        pending.delete()
+        messages.info(request, "Import cancelled: nothing was written.")
+        return redirect(start)
+    try:
+        plan = plan_qdpx(
+            study=study,
+            filename=pending.filename,
+            data=bytes(pending.data),
+            user=request.user,
+            workshop=pending.workshop,
+        )
+    except FileRejected as exc:
+        pending.delete()
+        messages.error(request, f"Nothing was imported: {exc}")
+        return redirect(start)
+    stale = False
+    if request.method == "POST" and "confirm" in request.POST:
+        stale = plan_digest(plan) != request.POST.get("digest")
+        if not stale:
+            try:
+                apply_qdpx(study=study, plan=plan, user=request.user)
+            except FileRejected as exc:
+                pending.delete()
+                messages.error(request, f"Nothing was imported: {exc}")
+                return redirect(start)
+            pending.delete()
+            if plan.has_changes:
+                messages.success(request, plan.summary())
+            else:
+                messages.info(request, plan.summary())
+            return redirect("studies:overview", slug=study.slug)
+    report = plan.report()
+    return render(
+        request,
+        "exports/qdpx_review.html",
+        {
+            "study": study,
+            "pending": pending,
+            "plan": plan,
+            "report": report,
+            "rows": preview_rows(plan),
+            "digest": plan_digest(plan),
+            "stale": stale,
+            "workshop_label": WORKSHOP_LABEL,
+        },
+    )
