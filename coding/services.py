@@ -33,8 +33,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import Count, Exists, FilteredRelation, Max, OuterRef, Q, Subquery
+from django.utils import timezone
 
 from coding.models import (
     HEX_COLOUR_RE,
@@ -957,6 +958,15 @@ class CodingsRefused(Exception):
 class AppliedCodings:
     created: list[Coding]
     existing: list[Coding]  # already there, left as they were: a double click writes nothing
+    counts: tuple[int, int] | None = None  # (created, existing) when the rows were not asked for
+
+    @property
+    def created_count(self) -> int:
+        return self.counts[0] if self.counts is not None else len(self.created)
+
+    @property
+    def existing_count(self) -> int:
+        return self.counts[1] if self.counts is not None else len(self.existing)
 
 
 @dataclass(frozen=True)
@@ -1067,19 +1077,71 @@ def _existing(user: object, keys: Sequence[tuple[int, int, int, int, bool]]) -> 
     return {coding.key: coding for coding in found if coding.key in wanted}
 
 
+def _start_assignments(
+    user: object, documents: set[int], scopes: dict[int, _DocumentScope], *, check: bool = False
+) -> None:
+    """The user's waiting assignments of `documents` (where they now have codings) move to
+    "in progress". With `check`, only where the user has a coding of their own there (the
+    caller knows how many it wrote, not where)."""
+    started = {pk for pk in documents if scopes[pk].assignment_waiting}
+    if not started:
+        return
+    waiting = Assignment.objects.filter(
+        document_id__in=started, coder=user, status=Assignment.Status.NOT_STARTED
+    )
+    if check:
+        own = Coding.objects.filter(document=OuterRef("document"), coder=user, consensus=False)
+        waiting = waiting.filter(Exists(own))
+    waiting.update(status=Assignment.Status.IN_PROGRESS)
+
+
+def _insert_counted(
+    user: object, wanted: Sequence[CodingSpan], scopes: dict[int, _DocumentScope]
+) -> AppliedCodings:
+    """Insert checked spans in one statement run for every row (executemany), leaving the
+    ones the user already has to the unique constraint (ON CONFLICT DO NOTHING, as in
+    SQLite and PostgreSQL alike), and count what was written."""
+    connection = connections[Coding.objects.db]
+    meta = Coding._meta
+    names = ("document", "code", "coder", "start", "end", "consensus", "created_at")
+    columns = ", ".join(connection.ops.quote_name(meta.get_field(n).column) for n in names)
+    # Only the model's own table and column names go into the statement; values are bound.
+    sql = (
+        f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(names))}) ON CONFLICT DO NOTHING"
+    )
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    values = [(s.document, s.code, user.pk, s.start, s.end, s.consensus, now) for s in wanted]
+    with _savepoint_if_in_transaction(), connection.cursor() as cursor:
+        cursor.executemany(sql, values)
+        created = cursor.rowcount
+    _start_assignments(user, {s.document for s in wanted if not s.consensus}, scopes, check=True)
+    return AppliedCodings(created=[], existing=[], counts=(created, len(wanted) - created))
+
+
 def apply_codings(
-    *, user: object, spans: Sequence[CodingSpan], study: Study | None = None
+    *,
+    user: object,
+    spans: Sequence[CodingSpan],
+    study: Study | None = None,
+    rows: bool = True,
 ) -> AppliedCodings:
     """Write `spans` as `user`'s codings (the consensus layer for those marked so), all of them
     or, when one is refused, none (CodingsRefused, PermissionDenied). A span the user already
     coded with that code is not written again: the database's unique constraint decides, not a
     read before the write. The user's assignments of those documents move from "not started"
-    to "in progress". With `study`, every document must be one of its own."""
+    to "in progress". With `study`, every document must be one of its own.
+
+    `rows=False` is for imports of many thousands of codings: the same checks and the same
+    rule for existing spans, but one statement without model objects, and only the counts come
+    back (AppliedCodings.counts)."""
     if not spans:
-        return AppliedCodings(created=[], existing=[])
+        return AppliedCodings(created=[], existing=[], counts=None if rows else (0, 0))
     scopes = check_codings(user=user, spans=spans, study=study)
     wanted = list({span.key: span for span in spans}.values())
-    rows = [
+    if not rows:
+        return _insert_counted(user, wanted, scopes)
+    objects = [
         Coding(
             document_id=s.document,
             code_id=s.code,
@@ -1093,32 +1155,28 @@ def apply_codings(
     # One INSERT, atomic by itself (bulk_create wraps its batches in a transaction).
     try:
         with _savepoint_if_in_transaction():
-            if len(rows) == 1:
-                rows[0].save(force_insert=True)  # bulk_create would add BEGIN and COMMIT
+            if len(objects) == 1:
+                objects[0].save(force_insert=True)  # bulk_create would add BEGIN and COMMIT
             else:
-                Coding.objects.bulk_create(rows)
-        created, existing = rows, []
+                Coding.objects.bulk_create(objects)
+        created, existing = objects, []
     except IntegrityError:
         # Some of them exist already (a double click, a repeated request): keep those and
         # create the rest. Codings made meanwhile by another request count as existing.
         before = _existing(user, [s.key for s in wanted])
         with _savepoint_if_in_transaction():
             Coding.objects.bulk_create(
-                [row for row, s in zip(rows, wanted, strict=True) if s.key not in before],
+                [row for row, s in zip(objects, wanted, strict=True) if s.key not in before],
                 ignore_conflicts=True,
             )
         after = _existing(user, [s.key for s in wanted])
         created = [after[s.key] for s in wanted if s.key not in before and s.key in after]
         existing = [before[s.key] for s in wanted if s.key in before]
-    started = {
-        c.document_id
-        for c in created
-        if not c.consensus and scopes[c.document_id].assignment_waiting
-    }
-    if started:
-        Assignment.objects.filter(
-            document_id__in=started, coder=user, status=Assignment.Status.NOT_STARTED
-        ).update(status=Assignment.Status.IN_PROGRESS)
+    _start_assignments(
+        user,
+        {c.document_id for c in created if not c.consensus},
+        scopes,
+    )
     for coding in created:
         coding.coder = user
     return AppliedCodings(created=created, existing=existing)

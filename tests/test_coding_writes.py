@@ -164,6 +164,53 @@ def test_apply_codings_keeps_existing_codings_once_and_says_which(
     assert Coding.objects.count() == 2
 
 
+def test_apply_codings_without_rows_checks_the_same_and_counts_what_it_wrote(
+    roster_study: Study, people: dict[str, User]
+) -> None:
+    """The path imports take (rows=False): one statement whatever the number of spans, the
+    same refusals, existing spans kept once, and the assignment started."""
+    document = fi_document(roster_study)
+    code = Code.objects.create(study=roster_study, name="negotiability")
+    Assignment.objects.create(document=document, coder=people["bob"])
+    kept = apply_codings(user=people["bob"], spans=[CodingSpan(document.pk, code.pk, 0, 5)])
+    spans = [CodingSpan(document.pk, code.pk, n, n + 3) for n in range(0, 60, 3)]
+    with pytest.raises(CodingsRefused):
+        apply_codings(
+            user=people["bob"],
+            spans=[*spans, CodingSpan(document.pk, code.pk, 3, 2)],
+            rows=False,
+        )
+    assert Coding.objects.count() == 1
+    with CaptureQueriesContext(connection) as queries:
+        applied = apply_codings(
+            user=people["bob"], spans=[*spans, CodingSpan(document.pk, code.pk, 0, 5)], rows=False
+        )
+    assert (applied.created_count, applied.existing_count) == (20, 1)
+    assert applied.created == applied.existing == []
+    assert len([q for q in queries if "INSERT" in q["sql"]]) == 1
+    written = Coding.objects.filter(coder=people["bob"]).exclude(pk=kept.created[0].pk)
+    assert sorted(written.values_list("start", "end")) == [(n, n + 3) for n in range(0, 60, 3)]
+    assert all(c.created_at is not None and not c.consensus for c in written)
+    assert Assignment.objects.get().status == Assignment.Status.IN_PROGRESS
+    again = apply_codings(user=people["bob"], spans=spans, rows=False)
+    assert (again.created_count, again.existing_count) == (0, 20)
+
+
+def test_apply_codings_without_rows_leaves_an_assignment_waiting_without_own_codings(
+    roster_study: Study, people: dict[str, User]
+) -> None:
+    """Consensus codings are not the coder's own work, so they start no assignment."""
+    roster_study.memberships.filter(user=people["bob"]).update(role="owner")
+    document = fi_document(roster_study)
+    code = Code.objects.create(study=roster_study, name="negotiability")
+    Assignment.objects.create(document=document, coder=people["bob"])
+    applied = apply_codings(
+        user=people["bob"], spans=[CodingSpan(document.pk, code.pk, 0, 5, True)], rows=False
+    )
+    assert applied.created_count == 1
+    assert Assignment.objects.get().status == Assignment.Status.NOT_STARTED
+
+
 def test_a_transcript_with_one_coding_cannot_be_replaced_and_says_so_in_the_singular(
     roster_study: Study, people: dict[str, User]
 ) -> None:
