@@ -26,6 +26,8 @@ checked, and then all of it in one transaction.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
 import io
 import re
 import unicodedata
@@ -123,7 +125,10 @@ def _now() -> str:
     return timezone.now().astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@functools.lru_cache(maxsize=4096)
 def _stamp(value: dt.datetime | None) -> str | None:
+    """A time as the schema's xsd:dateTime in UTC (cached: codings imported or bulk-made
+    together share theirs)."""
     if value is None:
         return None
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -141,6 +146,7 @@ class Guids:
         self.namespace = uuid.uuid5(
             GUID_ROOT, f"{study.pk}:{study.created_at.isoformat() if study.created_at else ''}"
         )
+        self._prefix = self.namespace.bytes
         self.stored: dict[tuple[str, int], uuid.UUID] = {}
         self.found: dict[tuple[str, uuid.UUID], int] = {}
         self._ours: dict[str, dict[uuid.UUID, int]] = {}
@@ -153,8 +159,18 @@ class Guids:
     def derived(self, kind: str, pk: int | str) -> uuid.UUID:
         return uuid.uuid5(self.namespace, f"{kind}:{pk}")
 
+    def derived_text(self, kind: str, pk: int | str) -> str:
+        """str(self.derived(kind, pk)), worked out directly (an export asks for one per
+        selection and coding): the name-based UUID of RFC 4122, version 5."""
+        digest = bytearray(hashlib.sha1(self._prefix + f"{kind}:{pk}".encode()).digest()[:16])  # noqa: S324
+        digest[6] = (digest[6] & 0x0F) | 0x50
+        digest[8] = (digest[8] & 0x3F) | 0x80
+        h = digest.hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
     def of(self, kind: str, pk: int) -> str:
-        return str(self.stored.get((kind, pk)) or self.derived(kind, pk))
+        stored = self.stored.get((kind, pk))
+        return str(stored) if stored else self.derived_text(kind, pk)
 
     def find(self, kind: str, guid: uuid.UUID, candidates: Iterable[int]) -> int | None:
         """The object of `kind` with this GUID: one that came from a file, or one of ours (from
@@ -337,8 +353,10 @@ def write_qdpx(study: Study) -> tuple[bytes, ExportCounts]:
     if not len(users_element):
         root.remove(users_element)
 
+    user_guids = {pk: guids.of(KIND.USER, pk) for pk in users}
+
     def user_guid(pk: int, consensus: bool) -> str:
-        return consensus_guid if consensus else guids.of(KIND.USER, pk)
+        return consensus_guid if consensus else user_guids[pk]
 
     counts.codes = _codebook(root, study, guids, PROJECT_NS, notes)
     code_guid = {
@@ -481,7 +499,7 @@ def write_qdpx(study: Study) -> tuple[bytes, ExportCounts]:
                     selection = _sub(
                         source,
                         "PlainTextSelection",
-                        guid=str(guids.derived("selection", f"{pk}:{start}:{end}")),
+                        guid=guids.derived_text("selection", f"{pk}:{start}:{end}"),
                         name=_xml_safe(_selection_name(text[start:end])),
                         startPosition=str(start),
                         endPosition=str(end),
@@ -492,7 +510,7 @@ def write_qdpx(study: Study) -> tuple[bytes, ExportCounts]:
                 coding = _sub(
                     selection,
                     "Coding",
-                    guid=str(guids.derived("coding", coding_pk)),
+                    guid=guids.derived_text("coding", coding_pk),
                     creatingUser=user_guid(coder_id, consensus),
                     creationDateTime=_stamp(created_at),
                 )
@@ -1507,8 +1525,6 @@ def _plan_sources(
 
 
 def _sha(text: str) -> str:
-    import hashlib
-
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -1607,6 +1623,22 @@ def _holder(study: Study, user: object | None) -> object | None:
     return membership.user if membership else None
 
 
+def _coding_ids(keys: Iterable[tuple[int, tuple]]) -> dict[tuple[int, tuple], int]:
+    """The ids of the codings with these (coder, Coding.key): a query per 500 of them (notes
+    on codings are few), asking for a superset and keeping the wanted."""
+    wanted = sorted(set(keys))
+    found: dict[tuple[int, tuple], int] = {}
+    for at in range(0, len(wanted), 500):
+        chunk = set(wanted[at : at + 500])
+        rows = Coding.objects.filter(
+            coder_id__in={coder for coder, _key in chunk},
+            document_id__in={key[0] for _coder, key in chunk},
+            start__in={key[2] for _coder, key in chunk},
+        ).only("pk", "document_id", "code_id", "coder_id", "start", "end", "consensus")
+        found.update(((c.coder_id, c.key), c.pk) for c in rows if (c.coder_id, c.key) in chunk)
+    return found
+
+
 def apply_qdpx(*, study: Study, plan: QdpxPlan, user: object | None = None) -> QdpxPlan:
     """Write a checked plan, all of it or (on any refusal) nothing."""
     if not plan.has_changes:
@@ -1692,6 +1724,7 @@ def apply_qdpx(*, study: Study, plan: QdpxPlan, user: object | None = None) -> Q
 
         by_coder: dict[tuple[int, bool], list[CodingSpan]] = defaultdict(list)
         people: dict[int, object] = {}
+        noted: dict[int, tuple[int, tuple]] = {}  # a coding with notes -> (coder, Coding.key)
         for coding in plan.codings:
             entry = plan.users.get(coding.user) if coding.user else None
             consensus = bool(entry and entry.consensus)
@@ -1705,7 +1738,8 @@ def apply_qdpx(*, study: Study, plan: QdpxPlan, user: object | None = None) -> Q
                 consensus,
             )
             by_coder[(person.pk, consensus)].append(span)
-        written: dict[tuple, Coding] = {}
+            if coding.notes:
+                noted[id(coding)] = (person.pk, span.key)
         for (person_pk, _consensus), spans in by_coder.items():
             person = people[person_pk]
             if (
@@ -1714,16 +1748,13 @@ def apply_qdpx(*, study: Study, plan: QdpxPlan, user: object | None = None) -> Q
             ):
                 Membership.objects.create(study=study, user=person, role=Membership.Role.CODER)
             try:
-                applied = apply_codings(user=person, spans=spans, study=study)
+                apply_codings(user=person, spans=spans, study=study, rows=False)
             except CodingsRefused as exc:
                 raise FileRejected(
                     f"codings refused: {exc.describe(spans)}", filename=plan.filename
                 ) from None
-            for coding in applied.created + applied.existing:
-                written[
-                    (coding.document_id, coding.code_id, coding.start, coding.end, coding.coder_id)
-                ] = coding
 
+        written = _coding_ids(noted.values())
         memos = []
         for note in plan.memos:
             author = accounts.get(note.user) if note.user else None
@@ -1735,17 +1766,7 @@ def apply_qdpx(*, study: Study, plan: QdpxPlan, user: object | None = None) -> Q
             elif what == "code" and target in plan.code_paths:
                 memo.code_id = code_ids[plan.code_paths[target]]
             elif what == "coding":
-                entry = plan.users.get(target.user) if target.user else None
-                person = holder if entry is None or entry.consensus else accounts[target.user]
-                key = (
-                    documents[target.source],
-                    code_ids[plan.code_paths[target.code]],
-                    target.start,
-                    target.end,
-                    person.pk,
-                )
-                if key in written:
-                    memo.coding = written[key]
+                memo.coding_id = written.get(noted.get(id(target)))
             memos.append((memo, note.guid))
         Memo.objects.bulk_create([m for m, _g in memos])
         for memo, guid in memos:

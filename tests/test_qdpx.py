@@ -23,6 +23,7 @@ from exports.models import ExchangeId
 from exports.qdpx import (
     CODEBOOK_NS,
     PROJECT_NS,
+    Guids,
     import_qdpx,
     normalise_text,
     plan_qdpx,
@@ -495,6 +496,15 @@ def test_crlf_positions_map_onto_our_text() -> None:
     assert text[offsets[raw.index("c")]] == "c"
     assert offsets[len(raw)] == len(text)
     assert normalise_text("plain\n") == ("plain\n", None)
+
+
+def test_the_quick_guids_of_selections_and_codings_are_version_5_uuids(roster_study) -> None:
+    """An export writes a GUID per selection and coding without building UUID objects; they
+    are exactly the name-based UUIDs a later import looks for."""
+    guids = Guids(roster_study)
+    for kind, pk in [("coding", 1), ("selection", "3:0:17"), ("coding", 10**9), ("user", 7)]:
+        assert guids.derived_text(kind, pk) == str(guids.derived(kind, pk))
+        assert guids.derived(kind, pk).version == 5
 
 
 def test_a_docx_stands_in_for_an_empty_text(people) -> None:
