@@ -66,7 +66,11 @@ QdpxReportSerializer = inline_serializer(
         "participants_updated": serializers.IntegerField(),
         "skipped": inline_serializer(
             "QdpxSkipped",
-            {"what": serializers.CharField(), "count": serializers.IntegerField()},
+            {
+                "what": serializers.CharField(help_text="The reason, worded for several."),
+                "count": serializers.IntegerField(),
+                "text": serializers.CharField(help_text="The count and reason as a sentence."),
+            },
             many=True,
             help_text="What cannot come in, and why.",
         ),

@@ -134,6 +134,74 @@ def _stamp(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@dataclass(frozen=True)
+class Skip:
+    """A reason an import leaves something out, worded for one and for several; `many` is its
+    name in reports (the API's "what")."""
+
+    one: str
+    many: str
+
+    def counted(self, n: int) -> str:
+        return f"{n:,} {self.one if n == 1 else self.many}"
+
+
+SKIP_IDLE_USER = Skip(
+    "user with no codings or notes in the file (no account is made)",
+    "users with no codings or notes in the file (no account is made)",
+)
+SKIP_SET = Skip(
+    "Set that is not a workshop (no 'Country:' line): Colloquy groups documents by workshop",
+    "Sets that are not workshops (no 'Country:' line): Colloquy groups documents by workshop",
+)
+SKIP_SURVEY_ANSWER = Skip(
+    "survey answer already in this study's surveys",
+    "survey answers already in this study's surveys",
+)
+SKIP_PDF = Skip("PDF source: Colloquy holds text only", "PDF sources: Colloquy holds text only")
+SKIP_PICTURE = Skip(
+    "picture source and its selections: Colloquy holds text only",
+    "picture sources and their selections: Colloquy holds text only",
+)
+SKIP_AUDIO = Skip(
+    "audio source and its selections: import the transcript itself",
+    "audio sources and their selections: import the transcript itself",
+)
+SKIP_VIDEO = Skip(
+    "video source and its selections: import the transcript itself",
+    "video sources and their selections: import the transcript itself",
+)
+SKIP_NO_FOLDER = Skip(
+    "text source whose text is missing (a lone .qde holds no sources/ folder)",
+    "text sources whose text is missing (a lone .qde holds no sources/ folder)",
+)
+SKIP_NO_FILE = Skip(
+    "text source whose text is missing (the package has no such file)",
+    "text sources whose text is missing (the package has no such file)",
+)
+SKIP_OUTSIDE = Skip(
+    "text source that points outside the project (a relative:// or absolute:// path)",
+    "text sources that point outside the project (relative:// or absolute:// paths)",
+)
+SKIP_WHOLE_SOURCE = Skip(
+    "coding of a whole source (not of a passage)", "codings of a whole source (not of a passage)"
+)
+SKIP_OUTSIDE_TEXT = Skip(
+    "selection outside its source's text (or empty)",
+    "selections outside their source's text (or empty)",
+)
+SKIP_UNKNOWN_CODE = Skip(
+    "coding of a code the codebook does not hold", "codings of a code the codebook does not hold"
+)
+SKIP_UNKNOWN_USER = Skip(
+    "coding by a user the file does not list", "codings by a user the file does not list"
+)
+SKIP_NOTE_FILE = Skip(
+    "note without plain text (its text lives in a file we do not read)",
+    "notes without plain text (their text lives in a file we do not read)",
+)
+
+
 # --- GUIDs ----------------------------------------------------------------------------------
 
 
@@ -617,6 +685,14 @@ def _kids(element: StdElement | None, name: str) -> list[StdElement]:
     return [child for child in element if _local(child) == name]
 
 
+def _grouped(element: StdElement) -> dict[str, list[StdElement]]:
+    """An element's children by local name, in one pass (for elements read by the thousand)."""
+    groups: dict[str, list[StdElement]] = {}
+    for child in element:
+        groups.setdefault(_local(child), []).append(child)
+    return groups
+
+
 def _kid(element: StdElement | None, name: str) -> StdElement | None:
     found = _kids(element, name)
     return found[0] if found else None
@@ -694,7 +770,7 @@ class QdpxPlan:
     in_file: Counter = field(default_factory=Counter)
     new: Counter = field(default_factory=Counter)
     unchanged: Counter = field(default_factory=Counter)
-    skipped: Counter = field(default_factory=Counter)  # reason -> how many
+    skipped: Counter = field(default_factory=Counter)  # Skip -> how many
     notes: list[str] = field(default_factory=list)  # remarks worth reading (renames, ...)
     users: dict[uuid.UUID, FileUser] = field(default_factory=dict, repr=False)
     codebook: CodebookPlan | None = field(default=None, repr=False)
@@ -771,7 +847,10 @@ class QdpxPlan:
             "unchanged": dict(self.unchanged),
             "codes_updated": self.codes_updated,
             "participants_updated": len(self.roster.participants_changed) if self.roster else 0,
-            "skipped": [{"what": reason, "count": n} for reason, n in self.skipped.items()],
+            "skipped": [
+                {"what": reason.many, "count": n, "text": reason.counted(n)}
+                for reason, n in self.skipped.items()
+            ],
             "notes": list(self.notes),
             "summary": self.summary(),
         }
@@ -872,15 +951,23 @@ class _Reader:
         return self.archive.read(info)
 
 
+@functools.lru_cache(maxsize=65536)
+def _parse_guid(value: str) -> uuid.UUID | None:
+    """A GUID as written in any tool's file (any case, braces or not), or None. Cached: a
+    project names the same users and codes in every one of its codings."""
+    match = GUID_RE.match(value.strip())
+    return uuid.UUID(match.group(1).lower()) if match else None
+
+
 def _guid(
     value: str | None, where: str, filename: str, *, required: bool = True
 ) -> uuid.UUID | None:
-    match = GUID_RE.match((value or "").strip())
-    if match is None:
+    guid = _parse_guid(value or "")
+    if guid is None:
         if not required and not (value or "").strip():
             return None
         raise FileRejected(f"{where} has no valid GUID ({value!r})", filename=filename)
-    return uuid.UUID(match.group(1).lower())
+    return guid
 
 
 def normalise_text(raw: str) -> tuple[str, list[int] | None]:
@@ -1037,7 +1124,7 @@ def _keep_authors(plan: QdpxPlan) -> None:
     for guid in idle:
         del plan.users[guid]
     if idle:
-        plan.skipped["users with no codings or notes in the file (no account is made)"] += len(idle)
+        plan.skipped[SKIP_IDLE_USER] += len(idle)
     plan.notes[:] = [
         note
         for note in plan.notes
@@ -1181,11 +1268,6 @@ def _code_fields(description: str) -> dict[str, str]:
     return fields
 
 
-NOT_A_WORKSHOP = (
-    "Sets that are not workshops (no 'Country:' line): Colloquy groups documents by workshop"
-)
-
-
 def _plan_sets(plan: QdpxPlan, root: StdElement, where: str) -> dict[uuid.UUID, dict]:
     """Sets that are workshops (their description gives a country), by source GUID."""
     placed: dict[uuid.UUID, dict] = {}
@@ -1198,7 +1280,7 @@ def _plan_sets(plan: QdpxPlan, root: StdElement, where: str) -> dict[uuid.UUID, 
             for ref in _kids(element, "MemberSource")
         ]
         if "country" not in facts or not name:
-            plan.skipped[NOT_A_WORKSHOP] += 1
+            plan.skipped[SKIP_SET] += 1
             continue
         workshop = {"code": name[:32]} | {
             key: facts.get(label.casefold(), "") for key, label in WORKSHOP_FACTS
@@ -1236,7 +1318,7 @@ def _plan_cases(
             name.casefold().startswith("survey:")
             and name[7:].split("/", 1)[0].casefold() in survey_slugs
         ):
-            plan.skipped["survey answers already in this study's surveys"] += 1
+            plan.skipped[SKIP_SURVEY_ANSWER] += 1
             continue
         if name.casefold() in ("workshop", "country"):
             header = name.casefold()
@@ -1368,10 +1450,10 @@ def _plan_sources(
     }
     speakers = plan.case_speakers
     skipped_kinds = {
-        "PDFSource": "PDF sources: Colloquy holds text only",
-        "PictureSource": "picture sources and their selections: Colloquy holds text only",
-        "AudioSource": "audio sources and their selections: import the transcript itself",
-        "VideoSource": "video sources and their selections: import the transcript itself",
+        "PDFSource": SKIP_PDF,
+        "PictureSource": SKIP_PICTURE,
+        "AudioSource": SKIP_AUDIO,
+        "VideoSource": SKIP_VIDEO,
     }
     index = 0
     for element in list(_kid(root, "Sources") or []):
@@ -1394,18 +1476,11 @@ def _plan_sources(
         elif path.lower().startswith("internal://"):
             data = reader.internal(path)
             if data is None:
-                what = (
-                    "a lone .qde holds no sources/ folder"
-                    if reader.archive is None
-                    else "the package has no such file"
-                )
-                plan.skipped[f"text sources whose text is missing ({what})"] += 1
+                plan.skipped[SKIP_NO_FOLDER if reader.archive is None else SKIP_NO_FILE] += 1
                 continue
             raw = _decode(data) if data.strip() else ""
         elif path:
-            plan.skipped[
-                "text sources that point outside the project (relative:// or absolute:// paths)"
-            ] += 1
+            plan.skipped[SKIP_OUTSIDE] += 1
             continue
         else:
             raw = ""
@@ -1472,9 +1547,7 @@ def _plan_sources(
         plan.sources[guid] = source
 
         if _kids(element, "Coding"):
-            plan.skipped["codings of a whole source (not of a passage)"] += len(
-                _kids(element, "Coding")
-            )
+            plan.skipped[SKIP_WHOLE_SOURCE] += len(_kids(element, "Coding"))
         for number, selection in enumerate(_kids(element, "PlainTextSelection"), start=1):
             plan.in_file["selections"] += 1
             label = f"PlainTextSelection {number} of '{title}'"
@@ -1488,35 +1561,37 @@ def _plan_sources(
             selection_user = (
                 _guid(selection.get("creatingUser"), label, where, required=False) or default_user
             )
-            codings = _kids(selection, "Coding")
+            parts = _grouped(selection)
+            codings = parts.get("Coding", [])
             plan.in_file["codings"] += len(codings)
             if offsets is not None and 0 <= start <= end <= len(raw):
                 start, end = offsets[start], offsets[end]
             if not (0 <= start < end <= len(text)):
-                plan.skipped["selections outside their source's text (or empty)"] += 1
+                plan.skipped[SKIP_OUTSIDE_TEXT] += 1
                 continue
             selection_notes = [
                 _guid(ref.get("targetGUID"), f"a NoteRef of {label}", where)
-                for ref in _kids(selection, "NoteRef")
+                for ref in parts.get("NoteRef", [])
             ]
             for coding in codings:
-                ref = _kid(coding, "CodeRef")
+                inside = _grouped(coding)
+                ref = inside["CodeRef"][0] if "CodeRef" in inside else None
                 code = _guid(
                     ref.get("targetGUID") if ref is not None else "", f"a Coding of {label}", where
                 )
                 if code not in plan.code_paths:
-                    plan.skipped["codings of a code the codebook does not hold"] += 1
+                    plan.skipped[SKIP_UNKNOWN_CODE] += 1
                     continue
                 coder = (
                     _guid(coding.get("creatingUser"), label, where, required=False)
                     or selection_user
                 )
                 if coder is not None and coder not in plan.users:
-                    plan.skipped["codings by a user the file does not list"] += 1
+                    plan.skipped[SKIP_UNKNOWN_USER] += 1
                     continue
                 notes = [
                     _guid(r.get("targetGUID"), f"a NoteRef of {label}", where)
-                    for r in _kids(coding, "NoteRef")
+                    for r in inside.get("NoteRef", [])
                 ]
                 plan.codings.append(
                     FileCoding(guid, code, coder, start, end, notes + selection_notes)
@@ -1535,6 +1610,10 @@ def _plan_notes(plan: QdpxPlan, study: Study, root: StdElement, guids: Guids, wh
             _guid(ref.get("targetGUID"), "a NoteRef of the project", where), ("project", None)
         )
     for element in root.iter():
+        tag = element.tag
+        # A cheap test first: a project has an element per selection and coding.
+        if not isinstance(tag, str) or not tag.endswith(("Code", "TextSource")):
+            continue
         local = _local(element)
         if local == "Code":
             for ref in _kids(element, "NoteRef"):
@@ -1555,9 +1634,7 @@ def _plan_notes(plan: QdpxPlan, study: Study, root: StdElement, guids: Guids, wh
         guid = _guid(element.get("guid"), f"Note {index}", where)
         text = _text_of(element, "PlainTextContent").strip()
         if not text:
-            plan.skipped[
-                "notes without plain text (their text lives in a file we do not read)"
-            ] += 1
+            plan.skipped[SKIP_NOTE_FILE] += 1
             continue
         if guids.find(KIND.MEMO, guid, existing) is not None:
             plan.unchanged["memos"] += 1

@@ -35,7 +35,7 @@ from studies.models import PendingImport, Study, Workshop
 from studies.views import PENDING_LIFETIME
 
 # PendingImport.kind of an uploaded REFI-QDA file.
-KIND = "qdpx"
+KIND = PendingImport.Kind.PROJECT
 EXTENSIONS = (".qdpx", ".qde", ".qdc")
 WORKSHOP_LABEL = "Workshop for participants and sources the file does not place in one"
 

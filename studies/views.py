@@ -347,7 +347,12 @@ def import_start(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _pending(request: HttpRequest, study: Study, batch: uuid.UUID) -> list[PendingImport]:
     pending = list(
-        PendingImport.objects.filter(study=study, user=request.user, batch=batch)
+        PendingImport.objects.filter(
+            study=study,
+            user=request.user,
+            batch=batch,
+            kind__in=(PendingImport.Kind.TRANSCRIPT, PendingImport.Kind.ROSTER),
+        )
         .select_related("workshop")
         .order_by("pk")
     )

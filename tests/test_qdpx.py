@@ -557,6 +557,9 @@ def test_audio_picture_and_whole_source_codings_are_reported(people) -> None:
         "users with no codings or notes in the file (no account is made)": 1,
     }
     assert list(study.documents.values_list("title", flat=True)) == ["T"]
+    texts = [s["text"] for s in plan.report()["skipped"]]
+    assert "1 selection outside its source's text (or empty)" in texts
+    assert "1 picture source and its selections: Colloquy holds text only" in texts
 
 
 # --- Refusing unsafe and broken files ---------------------------------------------------------

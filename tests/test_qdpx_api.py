@@ -124,7 +124,9 @@ def test_an_import_answers_201_with_the_report_and_again_200_with_no_changes(
     assert report["new"]["codes"] == 3 and report["new"]["documents"] == 1
     assert report["new"]["codings"] == 1 and report["new"]["participants"] == 5
     assert {"what": "users with no codings or notes in the file (no account is made)",
-            "count": 1} in report["skipped"]  # fmt: skip
+            "count": 1,
+            "text": "1 user with no codings or notes in the file (no account is made)",
+            } in report["skipped"]  # fmt: skip
     assert any("becomes the coder account" in note for note in report["notes"])
     assert report["summary"].startswith("adm.qdpx: adds 3 codes")
     assert Code.objects.filter(study=copy).count() == 3
@@ -182,7 +184,13 @@ def test_the_workshop_takes_what_the_file_does_not_place(
     assert done.status_code == 201
     body = done.json()
     assert body["origin"] == "Some QDA 3.1" and body["project"] == "Foreign project"
-    assert body["skipped"] == [{"what": "PDF sources: Colloquy holds text only", "count": 1}]
+    assert body["skipped"] == [
+        {
+            "what": "PDF sources: Colloquy holds text only",
+            "count": 1,
+            "text": "1 PDF source: Colloquy holds text only",
+        }
+    ]
     anna = Participant.objects.get(study=roster_study, code="Anna")
     assert anna.workshop.code == "GB-1"
 

@@ -105,7 +105,7 @@ def test_an_owner_imports_a_project_after_seeing_what_it_holds(
     assert rows["Notes"] == ("1", "1")
     assert rows["Sets"] == ("2", "2")
     # Alice coded nothing: her user is skipped, and the page says why.
-    assert "1 users with no codings or notes in the file (no account is made)" in shown
+    assert "1 user with no codings or notes in the file (no account is made)" in shown
 
     done = alice.post(preview.request["PATH_INFO"], {"confirm": "1", "digest": digest_of(preview)})
     assert done.status_code == 302
@@ -181,7 +181,7 @@ def test_a_foreign_file_places_its_cases_in_the_chosen_workshop(
     preview = alice.get(chosen["Location"])
     shown = text_of(preview)
     assert "Some QDA 3.1" in shown and "Foreign project" in shown
-    assert "1 PDF sources: Colloquy holds text only" in shown
+    assert "1 PDF source: Colloquy holds text only" in shown
     # Accounts made for the file's users are named in the notes.
     assert "Worth knowing" in shown
     alice.post(preview.request["PATH_INFO"], {"confirm": "1", "digest": digest_of(preview)})
@@ -320,3 +320,5 @@ def test_owners_find_export_and_import_on_the_overview_and_exports_pages(
             assert not any(link in member for link in links), (page, name)
     overview = text_of(client_for(people["alice"]).get(reverse("studies:overview", args=["adm"])))
     assert "Export project (.qdpx)" in overview and "Import project" in overview
+    workshop_import = client_for(people["alice"]).get(reverse("studies:import", args=["adm"]))
+    assert f'href="{import_url(coded)}"' in workshop_import.content.decode()

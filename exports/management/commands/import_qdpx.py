@@ -68,6 +68,6 @@ def describe(report: dict, *, dry_run: bool = False) -> str:
     held = ", ".join(f"{n:,} {k}" for k, n in report["in_file"].items() if n)
     lines.append(f"In the file: {held or 'nothing we read'}.")
     for item in report["skipped"]:
-        lines.append(f"Skipped: {item['count']:,} {item['what']}.")
+        lines.append(f"Skipped: {item['text']}.")
     lines.extend(f"Note: {note}." for note in report["notes"])
     return "\n".join(lines)
