@@ -66,6 +66,11 @@ class Study(models.Model):
     blind_coding = models.BooleanField(
         default=False, help_text="Coders see only their own codings while this is on."
     )
+    keep_pseudonyms = models.BooleanField(
+        default=False,
+        help_text="Keep which real name each pseudonym replaced (owners only). Off: the "
+        "mapping is discarded as soon as a text is stored.",
+    )
     # Archived: read-only and hidden from the list of studies, until an owner restores it.
     archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -189,6 +194,9 @@ class Participant(models.Model):
         blank=True,
         help_text="Comma-separated speaker labels that mean this participant in transcripts.",
     )
+    # Set when the participant withdrew: their speech is redacted, their survey answers and
+    # variables deleted, and analyses leave them out. Irreversible.
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["study", "code"]
@@ -454,6 +462,7 @@ class PendingImport(models.Model):
     class Kind(models.TextChoices):
         TRANSCRIPT = "transcript", "Transcript"
         ROSTER = "roster", "Roster"
+        PROJECT = "qdpx", "REFI-QDA project"
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="pending_imports")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
@@ -472,6 +481,103 @@ class PendingImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.filename}"
+
+
+class PrivateName(models.Model):
+    """A name an owner listed for pseudonymisation (staff, places, employers): only a keyed hash
+    of its folded form is kept, so the list is never shown back, nor readable from the
+    database; `studies.pseudonymise` finds it in a text by hashing the text's words alike."""
+
+    class Kind(models.TextChoices):
+        NAME = "name", "Name"
+        PLACE = "place", "Place"
+        ORGANISATION = "organisation", "Organisation"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="private_names")
+    digest = models.CharField(max_length=64)
+    words = models.PositiveSmallIntegerField(help_text="How many words the name has.")
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.NAME)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "digest"], name="privatename_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.words} words) in {self.study}"
+
+
+class Pseudonym(models.Model):
+    """What a pseudonym replaced in one text, kept only while the study's keep_pseudonyms is
+    on, and shown only to owners."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="pseudonyms")
+    document = models.ForeignKey(
+        Document, on_delete=models.CASCADE, null=True, blank=True, related_name="pseudonyms"
+    )
+    where = models.CharField(
+        max_length=200, blank=True, help_text="The text it was in, when that is not a document."
+    )
+    kind = models.CharField(max_length=20)
+    original = models.CharField(max_length=500)
+    replacement = models.CharField(max_length=100)
+    count = models.PositiveIntegerField(default=1)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "document", "replacement", "original"]
+
+    def __str__(self) -> str:
+        return f"{self.replacement} in {self.document or self.where}"
+
+
+class AuditEvent(models.Model):
+    """Who did what to a study, when, and through what (`studies.audit.record`). Kept when the
+    study or the person is deleted, with their names as they were."""
+
+    class Action(models.TextChoices):
+        STUDY = "study", "Study changed"
+        IMPORT = "import", "Import"
+        CODEBOOK = "codebook", "Codebook changed"
+        CODING = "coding", "Coding"
+        ADJUDICATION = "adjudication", "Adjudication"
+        EXPORT = "export", "Export"
+        MEMBERS = "members", "Members and roles"
+        PRIVACY = "privacy", "Privacy"
+        WITHDRAWAL = "withdrawal", "Withdrawal"
+        SURVEY = "survey", "Survey"
+        MODEL = "model", "Model call"
+
+    study = models.ForeignKey(
+        Study, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_events"
+    )
+    study_slug = models.CharField(max_length=50, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    username = models.CharField(max_length=150, blank=True)
+    via = models.CharField(max_length=10, blank=True, help_text="web, api or command")
+    action = models.CharField(max_length=20, choices=Action.choices)
+    summary = models.CharField(max_length=500)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["study", "action", "created_at"], name="auditevent_study_action"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.username or '-'} {self.summary}"
 
 
 class APITokenQuerySet(models.QuerySet["APIToken"]):
