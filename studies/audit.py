@@ -1,0 +1,73 @@
+"""The audit trail: who did what to a study, when, and through what (web, api, command).
+
+Every write path that an ethics board would ask about calls `record` once per action (an
+import, a codebook change, an adjudication, an export, a role change, a withdrawal, ...), in
+the same transaction as the change, so that a change that is rolled back leaves no event.
+Who acted comes from the request being served (`AuditMiddleware`; DRF's authentication sets
+the same request's user, so API tokens count too) unless the caller names the person; a
+management command records no user and "command".
+
+Codings themselves are not events: each one already carries its coder and time, and the audit
+page reads them from there (one INSERT per click stays one INSERT).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+
+from django.http import HttpRequest, HttpResponse
+
+from studies.models import AuditEvent, Study
+
+_request: ContextVar[HttpRequest | None] = ContextVar("colloquy_audit_request", default=None)
+
+WEB, API, COMMAND = "web", "api", "command"
+
+
+class AuditMiddleware:
+    """Makes the request being served known to `record` (after AuthenticationMiddleware)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        token = _request.set(request)
+        try:
+            return self.get_response(request)
+        finally:
+            _request.reset(token)
+
+
+def current_actor() -> tuple[object | None, str]:
+    """(the signed-in user or None, how they reach us: "web", "api" or "command")."""
+    request = _request.get()
+    if request is None:
+        return None, COMMAND
+    user = getattr(request, "user", None)
+    via = API if request.path.startswith("/api/") else WEB
+    return (user if user is not None and user.is_authenticated else None), via
+
+
+def record(
+    study: Study | None,
+    action: str,
+    summary: str,
+    *,
+    user: object | None = None,
+    details: dict | None = None,
+) -> AuditEvent:
+    """Write one event. `action` is an AuditEvent.Action; `summary` one readable line
+    ("Imported 3 transcripts into FI-1"); `details` what a script may want (ids, counts)."""
+    actor, via = current_actor()
+    user = user if user is not None and getattr(user, "pk", None) else actor
+    return AuditEvent.objects.create(
+        study=study,
+        study_slug=study.slug if study is not None else "",
+        user=user,
+        username=user.get_username() if user is not None else "",
+        via=via,
+        action=action,
+        summary=summary[:500],
+        details=details or {},
+    )
