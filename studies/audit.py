@@ -13,8 +13,10 @@ page reads them from there (one INSERT per click stays one INSERT).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
+from pathlib import PurePath
 
 from django.http import HttpRequest, HttpResponse
 
@@ -22,7 +24,12 @@ from studies.models import AuditEvent, Study
 
 _request: ContextVar[HttpRequest | None] = ContextVar("colloquy_audit_request", default=None)
 
+# Set while a larger action runs (a REFI-QDA project import applies a codebook, a roster and
+# transcripts): the parts it is made of record nothing, and the whole records one event.
+_covered: ContextVar[bool] = ContextVar("colloquy_audit_covered", default=False)
+
 WEB, API, COMMAND = "web", "api", "command"
+VIA_LABELS = {WEB: "Web", API: "API", COMMAND: "Command"}
 
 
 class AuditMiddleware:
@@ -56,9 +63,12 @@ def record(
     *,
     user: object | None = None,
     details: dict | None = None,
-) -> AuditEvent:
-    """Write one event. `action` is an AuditEvent.Action; `summary` one readable line
-    ("Imported 3 transcripts into FI-1"); `details` what a script may want (ids, counts)."""
+) -> AuditEvent | None:
+    """Write one event (none inside `covered`). `action` is an AuditEvent.Action; `summary`
+    one readable line ("Imported 3 transcripts into FI-1"); `details` what a script may want
+    (ids, counts)."""
+    if _covered.get():
+        return None
     actor, via = current_actor()
     user = user if user is not None and getattr(user, "pk", None) else actor
     return AuditEvent.objects.create(
@@ -70,4 +80,28 @@ def record(
         action=action,
         summary=summary[:500],
         details=details or {},
+    )
+
+
+@contextmanager
+def covered() -> Iterator[None]:
+    """Inside, `record` writes nothing: the caller records the whole action as one event."""
+    token = _covered.set(True)
+    try:
+        yield
+    finally:
+        _covered.reset(token)
+
+
+def record_export(
+    study: Study, what: str, filename: str, *, details: dict | None = None
+) -> AuditEvent | None:
+    """One download or written export file: 'Exported the crosstab table as .xlsx'. Every
+    download path (pages, API, commands) calls this with what it produced."""
+    suffix = PurePath(filename).suffix.lower() or "a file"
+    return record(
+        study,
+        AuditEvent.Action.EXPORT,
+        f"Exported {what} as {suffix}",
+        details={"file": PurePath(filename).name, **(details or {})},
     )

@@ -23,9 +23,11 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django_countries import countries
 
+from studies.audit import record
 from studies.importers import FileRejected, ParsedTranscript, Table, parse_transcript, read_table
 from studies.models import (
     BCP47_RE,
+    AuditEvent,
     Document,
     Membership,
     Participant,
@@ -385,7 +387,43 @@ def import_transcripts(
             outcomes.append(outcome)
             if progress is not None:
                 progress(preview.filename)
+        _record_import(study, workshop, kind, outcomes, user)
     return outcomes
+
+
+def _record_import(
+    study: Study,
+    workshop: Workshop | None,
+    kind: str,
+    outcomes: Sequence[TranscriptOutcome],
+    user: object | None,
+) -> None:
+    """'Imported 3 transcripts into FI-1 (1,512 turns)', when anything was written."""
+    written = [o for o in outcomes if o.status != "unchanged"]
+    if not written:
+        return
+    label = str(Document.Kind(kind).label).lower() if kind in Document.Kind.values else kind
+    turns = sum(o.turns for o in written)
+    place = f" into {workshop.code}" if workshop is not None else ""
+    replaced = sum(o.status == "replaced" for o in written)
+    summary = f"Imported {plural(len(written), label)}{place} ({plural(turns, 'turn')}"
+    summary += f", {replaced} replaced)" if replaced else ")"
+    record(
+        study,
+        AuditEvent.Action.IMPORT,
+        summary,
+        user=user,
+        details={
+            "kind": kind,
+            "workshop": workshop.code if workshop is not None else None,
+            "documents": [o.document.pk for o in written],
+            "files": [o.document.source_name for o in written],
+            "turns": turns,
+            "sentences": sum(o.sentences for o in written),
+            "words": sum(o.words for o in written),
+            "replaced": replaced,
+        },
+    )
 
 
 def describe_outcomes(outcomes: Sequence[TranscriptOutcome]) -> str:
@@ -793,6 +831,19 @@ def apply_roster(*, study: Study, plan: RosterPlan, language: str | None = None)
                 variable = variables[header]
                 number = parse_number(value) if variable.kind == Variable.Kind.NUMBER else None
                 store_value(participant, variable, value, number)
+        record(
+            study,
+            AuditEvent.Action.IMPORT,
+            plan.summary().replace("Roster ", "Imported the roster ", 1),
+            details={
+                "file": plan.filename,
+                "workshops_new": plan.workshops_new,
+                "workshops_changed": plan.workshops_changed,
+                "participants_new": len(plan.participants_new),
+                "participants_changed": len(plan.participants_changed),
+                "variables_new": [name for name, _kind in plan.variables_new],
+            },
+        )
     return plan
 
 
@@ -904,6 +955,13 @@ def create_study(
             languages=", ".join(language_list(languages)),
         )
         Membership.objects.create(study=study, user=owner, role=Membership.Role.OWNER)
+        record(
+            study,
+            AuditEvent.Action.STUDY,
+            f"Created the study '{study.name}'",
+            user=owner,
+            details={"slug": study.slug, "owner": owner.get_username() if owner else None},
+        )
     return study
 
 
@@ -913,10 +971,12 @@ def update_study(
     name: str | None = None,
     description: str | None = None,
     languages: str | None = None,
+    blind_coding: bool | None = None,
 ) -> Study:
-    """Change a study's name, description or languages; its slug never changes (links and
-    scripts use it)."""
+    """Change a study's name, description, languages or blind coding; its slug never changes
+    (links and scripts use it)."""
     fields = []
+    before = {"name": study.name, "blind_coding": study.blind_coding}
     if name is not None:
         if not name.strip():
             raise StudyError("A study needs a name.")
@@ -931,10 +991,36 @@ def update_study(
             raise StudyError("Name at least one language, e.g. 'en'.")
         study.languages = ", ".join(language_list(languages))
         fields.append("languages")
+    if blind_coding is not None and blind_coding != study.blind_coding:
+        study.blind_coding = blind_coding
+        fields.append("blind_coding")
     if fields:
         with transaction.atomic():
             study.save(update_fields=fields)
+            _record_study_change(study, fields, before)
     return study
+
+
+def _record_study_change(study: Study, fields: list[str], before: dict[str, object]) -> None:
+    """'Turned blind coding on', "Renamed the study 'A' to 'B'", 'Changed the study's
+    description'. Unchanged values set again are left out of the line (not of the details)."""
+    parts = []
+    if "name" in fields and before["name"] != study.name:
+        parts.append(f"renamed the study '{before['name']}' to '{study.name}'")
+    if "blind_coding" in fields:
+        parts.append(f"turned blind coding {'on' if study.blind_coding else 'off'}")
+    others = [f for f in fields if f in ("description", "languages")]
+    if others:
+        parts.append(f"changed the study's {' and '.join(others)}")
+    if not parts:
+        return
+    line = "; ".join(parts)
+    record(
+        study,
+        AuditEvent.Action.STUDY,
+        line[0].upper() + line[1:],
+        details={"fields": fields, "blind_coding": study.blind_coding},
+    )
 
 
 def archive_study(*, study: Study) -> Study:
@@ -943,6 +1029,7 @@ def archive_study(*, study: Study) -> Study:
         if study.archived_at is None:
             study.archived_at = timezone.now()
             study.save(update_fields=["archived_at"])
+            record(study, AuditEvent.Action.STUDY, "Archived the study (now read-only)")
     return study
 
 
@@ -951,6 +1038,7 @@ def restore_study(*, study: Study) -> Study:
         if study.archived_at is not None:
             study.archived_at = None
             study.save(update_fields=["archived_at"])
+            record(study, AuditEvent.Action.STUDY, "Restored the study from the archive")
     return study
 
 
@@ -961,6 +1049,15 @@ def delete_study(*, study: Study, confirmation: str) -> DeletionSummary:
         raise StudyError(f"Type the study's name, {study.name}, to confirm the deletion.")
     with transaction.atomic():
         summary = deletion_summary(study)
+        # Written before the delete, so the event's link to the study is cleared with it and
+        # the event stays under the study's slug.
+        record(
+            study,
+            AuditEvent.Action.STUDY,
+            f"Deleted the study '{study.name}'"
+            + (f" ({summary.describe()})" if summary.counts else ""),
+            details={"deleted": dict(summary.counts)},
+        )
         _delete_with_files(study)
     return summary
 
@@ -971,6 +1068,7 @@ def update_document(
     """Rename a document or move it to another workshop of its study. Its text, and so every
     offset that points into it, stays as it is."""
     fields = []
+    old_title, old_workshop = document.title, document.workshop
     if title is not None:
         title = title.strip()
         if not title:
@@ -988,6 +1086,19 @@ def update_document(
     if fields:
         with transaction.atomic():
             document.save(update_fields=fields)
+            parts = []
+            if document.title != old_title:
+                parts.append(f"Renamed the document '{old_title}' to '{document.title}'")
+            if workshop is not None and workshop != old_workshop:
+                was = f" from {old_workshop.code}" if old_workshop is not None else ""
+                parts.append(f"Moved '{document.title}'{was} to {workshop.code}")
+            if parts:
+                record(
+                    document.study,
+                    AuditEvent.Action.STUDY,
+                    "; ".join(parts),
+                    details={"document": document.pk, "fields": fields},
+                )
     return document
 
 
@@ -1013,6 +1124,12 @@ def delete_document(*, document: Document, confirm: bool = False) -> DeletionSum
                 f"'{document.title}' has {attached}; they would be deleted with it. "
                 "Confirm to delete them all."
             )
+        record(
+            document.study,
+            AuditEvent.Action.STUDY,
+            f"Deleted the document '{document.title}'" + (f" ({attached})" if attached else ""),
+            details={"document": document.pk, "deleted": dict(summary.counts)},
+        )
         _delete_with_files(document)
     return summary
 
