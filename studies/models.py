@@ -185,6 +185,16 @@ class Workshop(models.Model):
         return [name.strip() for name in self.facilitators.split(",") if name.strip()]
 
 
+class ParticipantQuerySet(models.QuerySet["Participant"]):
+    def current(self) -> ParticipantQuerySet:
+        """Participants who have not withdrawn: the only ones analyses and exports count, list
+        or link to (denominators, attributions, REFI-QDA cases, survey links)."""
+        return self.filter(withdrawn_at__isnull=True)
+
+    def withdrawn(self) -> ParticipantQuerySet:
+        return self.filter(withdrawn_at__isnull=False)
+
+
 class Participant(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
     code = models.CharField(max_length=32, help_text="Unique in the study, e.g. P07.")
@@ -198,6 +208,8 @@ class Participant(models.Model):
     # variables deleted, and analyses leave them out. Irreversible.
     withdrawn_at = models.DateTimeField(null=True, blank=True)
 
+    objects = ParticipantQuerySet.as_manager()
+
     class Meta:
         ordering = ["study", "code"]
         constraints = [
@@ -210,6 +222,10 @@ class Participant(models.Model):
     @property
     def alias_list(self) -> list[str]:
         return [alias.strip() for alias in self.aliases.split(",") if alias.strip()]
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
 
 
 class Variable(models.Model):
