@@ -220,8 +220,7 @@ class StudyViewSet(
         except StudyError as exc:
             raise serializers.ValidationError({"detail": [str(exc)]}) from None
         if data.get("blind_coding"):
-            study.blind_coding = True
-            study.save(update_fields=["blind_coding"])
+            update_study(study=study, blind_coding=True)
         study.my_role = OWNER
         serializer.instance = study
 
@@ -234,12 +233,10 @@ class StudyViewSet(
                 name=data.get("name"),
                 description=data.get("description"),
                 languages=data.get("languages"),
+                blind_coding=data.get("blind_coding"),
             )
         except StudyError as exc:
             raise serializers.ValidationError({"detail": [str(exc)]}) from None
-        if "blind_coding" in data and data["blind_coding"] != study.blind_coding:
-            study.blind_coding = data["blind_coding"]
-            study.save(update_fields=["blind_coding"])
 
     @extend_schema(
         parameters=[
@@ -599,7 +596,7 @@ class MembershipViewSet(StudyScopedResourceViewSet):
         user = serializer.validated_data["user"]["username"]
         try:
             with transaction.atomic():
-                serializer.instance = Membership.objects.create(
+                serializer.instance = Membership.add(
                     study=self.study, user=user, role=serializer.validated_data.get("role", VIEWER)
                 )
         except IntegrityError:

@@ -42,7 +42,7 @@ class MemberForm(forms.Form):
         return user
 
     def save(self) -> Membership:
-        return Membership.objects.create(
+        return Membership.add(
             study=self.study, user=self.cleaned_data["username"], role=self.cleaned_data["role"]
         )
 

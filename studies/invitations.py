@@ -26,7 +26,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from studies.access import ROLE_RANK
-from studies.models import MemberInvitation, Membership, Study
+from studies.audit import record
+from studies.models import AuditEvent, MemberInvitation, Membership, Study
 
 SALT = "colloquy.studies.member-invitation"
 
@@ -173,8 +174,27 @@ def invite(
     problem = invitee_problem(study, email=email, user=user)
     if problem:
         raise ValidationError(problem)
-    return MemberInvitation.objects.create(
-        study=study, email="" if user else email, user=user, role=role, invited_by=invited_by
+    with transaction.atomic():
+        invitation = MemberInvitation.objects.create(
+            study=study, email="" if user else email, user=user, role=role, invited_by=invited_by
+        )
+        _record(invitation, f"Invited {_who(invitation)} as {role}")
+    return invitation
+
+
+def _who(invitation: MemberInvitation) -> str:
+    return invitation.user.get_username() if invitation.user_id else invitation.email
+
+
+def _record(
+    invitation: MemberInvitation, summary: str, *, user: object = None, **details: object
+) -> None:
+    record(
+        invitation.study,
+        AuditEvent.Action.MEMBERS,
+        summary,
+        user=user,
+        details={"invitation": invitation.pk, "role": invitation.role, **details},
     )
 
 
@@ -183,19 +203,25 @@ def send_again(invitation: MemberInvitation, *, by: object) -> MemberInvitation:
     with transaction.atomic():
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
-        return MemberInvitation.objects.create(
+        fresh = MemberInvitation.objects.create(
             study=invitation.study,
             email=invitation.email,
             user=invitation.user,
             role=invitation.role,
             invited_by=by,
         )
+        _record(fresh, f"Sent {_who(fresh)}'s invitation again", replaces=invitation.pk)
+        return fresh
 
 
 def revoke(invitation: MemberInvitation) -> None:
     if invitation.is_open:
-        invitation.revoked_at = timezone.now()
-        invitation.save(update_fields=["revoked_at"])
+        with transaction.atomic():
+            invitation.revoked_at = timezone.now()
+            invitation.save(update_fields=["revoked_at"])
+            _record(
+                invitation, f"Revoked the invitation of {_who(invitation)} as {invitation.role}"
+            )
 
 
 def address_of(invitation: MemberInvitation) -> str:
@@ -244,6 +270,7 @@ def accept(invitation: MemberInvitation, user: object) -> str:
         membership, created = Membership.objects.get_or_create(
             study=study, user=user, defaults={"role": invitation.role}
         )
+        previous_role = membership.role
         if created:
             outcome = f"You joined {study.name} as {invitation.role}."
         elif ROLE_RANK[membership.role] < ROLE_RANK[invitation.role]:
@@ -259,6 +286,19 @@ def accept(invitation: MemberInvitation, user: object) -> str:
         invitation.accepted_at = timezone.now()
         invitation.accepted_by = user
         invitation.save(update_fields=["accepted_at", "accepted_by"])
+        name = user.get_username()
+        if created:
+            said = f"{name} accepted the invitation and joined as {invitation.role}"
+        elif membership.role == invitation.role and previous_role != invitation.role:
+            said = (
+                f"{name} accepted the invitation: role changed from {previous_role} "
+                f"to {invitation.role}"
+            )
+        else:
+            said = (
+                f"{name} accepted the invitation as {invitation.role} and stays {membership.role}"
+            )
+        _record(invitation, said, member=name, user=user)
     return outcome
 
 

@@ -125,18 +125,52 @@ class Membership(models.Model):
         return f"{self.user} ({self.role}) in {self.study}"
 
     # A study always keeps an owner. The web page and the API both change members through
-    # these two methods, so the rule and its wording live here only.
+    # these methods, so the rule, its wording and the audit event live here only.
+
+    @classmethod
+    def add(cls, *, study: Study, user: object, role: str) -> Membership:
+        """A new member (the web page and the API add members through this)."""
+        from studies.audit import record  # studies.audit imports this module
+
+        with transaction.atomic():
+            membership = cls.objects.create(study=study, user=user, role=role)
+            record(
+                study,
+                AuditEvent.Action.MEMBERS,
+                f"Added {user.get_username()} as {role}",
+                details={"member": user.get_username(), "role": role},
+            )
+        return membership
 
     def change_role(self, role: str) -> None:
+        from studies.audit import record
+
         with transaction.atomic():
             if role != self.Role.OWNER:
                 self._refuse_last_owner("{name} is the only owner; add another owner first.")
-            self.role = role
+            previous, self.role = self.role, role
             self.save(update_fields=["role"])
+            if previous != role:
+                name = self.user.get_username()
+                record(
+                    self.study,
+                    AuditEvent.Action.MEMBERS,
+                    f"Changed {name}'s role from {previous} to {role}",
+                    details={"member": name, "from": previous, "to": role},
+                )
 
     def remove(self) -> None:
+        from studies.audit import record
+
         with transaction.atomic():
             self._refuse_last_owner("{name} is the only owner and cannot be removed.")
+            name = self.user.get_username()
+            record(
+                self.study,
+                AuditEvent.Action.MEMBERS,
+                f"Removed {name} ({self.role}) from the study",
+                details={"member": name, "role": self.role},
+            )
             self.delete()
 
     def _refuse_last_owner(self, message: str) -> None:

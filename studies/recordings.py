@@ -27,7 +27,8 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 
-from studies.models import Document, Recording
+from studies.audit import record
+from studies.models import AuditEvent, Document, Recording
 
 # Enough to see a WebM file's track list or an Ogg stream's first header, never the whole file.
 HEAD_BYTES = 64 * 1024
@@ -213,6 +214,18 @@ def attach_recording(*, document: Document, upload: UploadedFile, user: object) 
             raise
         if old_name:
             transaction.on_commit(partial(storage.delete, old_name))
+        record(
+            document.study,
+            AuditEvent.Action.STUDY,
+            f"{'Replaced' if old_name else 'Attached'} the recording of '{document.title}' "
+            f"({recording.original_name})",
+            user=user,
+            details={
+                "document": document.pk,
+                "file": recording.original_name,
+                "bytes": recording.size,
+            },
+        )
     return recording
 
 
@@ -220,7 +233,14 @@ def remove_recording(*, document: Document) -> Recording | None:
     """Remove the document's recording, if any; its file goes once the change is committed."""
     recording = recording_of(document)
     if recording is not None:
-        recording.delete()
+        with transaction.atomic():
+            recording.delete()
+            record(
+                document.study,
+                AuditEvent.Action.STUDY,
+                f"Removed the recording of '{document.title}' ({recording.original_name})",
+                details={"document": document.pk, "file": recording.original_name},
+            )
     return recording
 
 

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from coding.models import Assignment, Coding, Memo
 from studies.access import get_study_for_user
 from studies.models import Document, Membership, Sentence
+from studies.services import update_study
 from studies.spans import DocumentSpans
 
 OWNER = Membership.Role.OWNER
@@ -166,8 +167,7 @@ def memo_list(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def blind_coding(request: HttpRequest, slug: str) -> HttpResponse:
     study = get_study_for_user(request.user, slug, min_role=OWNER)
-    study.blind_coding = request.POST.get("blind") == "on"
-    study.save(update_fields=["blind_coding"])
+    update_study(study=study, blind_coding=request.POST.get("blind") == "on")
     if study.blind_coding:
         messages.success(request, "Blind coding is on: coders now see only their own codings.")
     else:

@@ -4,7 +4,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_slug
 from django.db import transaction
 
-from studies.models import Membership, Study
+from studies.audit import record
+from studies.models import AuditEvent, Membership, Study
 
 
 class Command(BaseCommand):
@@ -41,6 +42,12 @@ class Command(BaseCommand):
             study = Study.objects.create(slug=slug, name=name.strip())
             if user is not None:
                 Membership.objects.create(study=study, user=user, role=Membership.Role.OWNER)
+            record(
+                study,
+                AuditEvent.Action.STUDY,
+                f"Created the study '{study.name}'",
+                details={"slug": slug, "owner": owner if user is not None else None},
+            )
         self.stdout.write(
             f"Created study {slug} ({study.name})" + (f", owned by {owner}." if user else ".")
         )
