@@ -49,8 +49,9 @@ from coding.models import (
     code_paths,
 )
 from studies.access import CODER, OWNER, Access, require_role
+from studies.audit import record
 from studies.importers import FileRejected, TableRow, read_table
-from studies.models import Document, Membership, Study
+from studies.models import AuditEvent, Document, Membership, Study
 from studies.services import check_upload_size
 from studies.wording import plural
 
@@ -234,11 +235,18 @@ def create_code(*, study: Study, name: str, parent: Code | None = None, **fields
         )
         _full_clean(code)
         code.save()
+        under = f" under '{parent.name}'" if parent is not None else ""
+        _record_codebook(study, f"Created the code '{name}'{under}", code=code.pk)
     return code
+
+
+def _record_codebook(study: Study, summary: str, **details: object) -> None:
+    record(study, AuditEvent.Action.CODEBOOK, summary, details=details)
 
 
 def update_code(*, code: Code, **fields: object) -> Code:
     """Rename, recolour or redescribe a code. Its place in the tree changes with `move_code`."""
+    before_name = code.name
     with transaction.atomic():
         changes: dict[str, object] = {}
         if "name" in fields:
@@ -253,7 +261,19 @@ def update_code(*, code: Code, **fields: object) -> Code:
         if changed:
             _full_clean(code)
             code.save(update_fields=changed)
+            _record_update(code, changed, before_name)
     return code
+
+
+def _record_update(code: Code, changed: list[str], old_name: str) -> None:
+    """ "Renamed code 'x' to 'y'" and/or "Changed the code 'y' (colour, definition)"."""
+    parts = []
+    if "name" in changed:
+        parts.append(f"Renamed code '{old_name}' to '{code.name}'")
+    others = [name for name in changed if name != "name"]
+    if others:
+        parts.append(f"Changed the code '{code.name}' ({', '.join(others)})")
+    _record_codebook(code.study, "; ".join(parts), code=code.pk, fields=changed)
 
 
 def move_code(*, code: Code, parent: Code | None, position: int | None = None) -> Code:
@@ -273,6 +293,7 @@ def move_code(*, code: Code, parent: Code | None, position: int | None = None) -
                 )
         parent_id = parent.pk if parent is not None else None
         same_parent = code.parent_id == parent_id
+        old_position = None if same_parent else code.parent_id
         if same_parent and position is None:
             return code
         if not same_parent:
@@ -290,6 +311,14 @@ def move_code(*, code: Code, parent: Code | None, position: int | None = None) -
                 sibling.order = index
                 changed.append(sibling)
         Code.objects.bulk_update(changed, ["parent", "order"])
+        if same_parent:
+            summary = f"Moved the code '{code.name}' to place {at + 1} among its siblings"
+        else:
+            where = f"under '{parent.name}'" if parent is not None else "to the top level"
+            summary = f"Moved the code '{code.name}' {where}"
+        _record_codebook(
+            code.study, summary, code=code.pk, parent=parent_id, previous_parent=old_position
+        )
     return code
 
 
@@ -452,6 +481,16 @@ def merge_codes(*, source: Code, target: Code) -> MergePlan:
         if added:
             target.patterns = "\n".join(current + added)
             target.save(update_fields=["patterns"])
+        _record_codebook(
+            target.study,
+            f"Merged the code '{plan.source_path}' into '{plan.target_path}' "
+            f"({plural(plan.codings, 'coding')} moved)",
+            source=source.pk,
+            target=target.pk,
+            codings=plan.codings,
+            duplicates=plan.duplicates,
+            memos=plan.memos,
+        )
         source.delete()
     return plan
 
@@ -502,6 +541,13 @@ def delete_code(*, code: Code) -> DeletePlan:
         plan = plan_delete(code=code)
         # Memos and suggestion decisions go by cascade; codings and children are protected by
         # RESTRICT in the database as well as by the check above.
+        _record_codebook(
+            code.study,
+            f"Deleted the code '{plan.path}'",
+            code=code.pk,
+            memos=plan.memos,
+            decisions=plan.decisions,
+        )
         code.delete()
     return plan
 
@@ -900,6 +946,13 @@ def apply_codebook(*, study: Study, plan: CodebookPlan) -> CodebookPlan:
             )
             next_order[key] += 1
             by_path[path] = code
+        _record_codebook(
+            study,
+            plan.summary().replace("Codebook ", "Imported the codebook ", 1),
+            file=plan.filename,
+            new=[c.path for c in plan.new],
+            updated=[c.path for c in plan.updated],
+        )
     return plan
 
 
@@ -1228,5 +1281,36 @@ def remove_codings(*, access: Access, codings: Sequence[Coding]) -> int:
     for coding in codings:
         if not may_change(access, coding):
             raise PermissionDenied("Only the coder who made a coding can change or remove it.")
-    deleted, _ = Coding.objects.filter(pk__in=[c.pk for c in codings]).delete()
+    with transaction.atomic():
+        deleted, _ = Coding.objects.filter(pk__in=[c.pk for c in codings]).delete()
+        if deleted:
+            _record_removal(access, codings)
     return len(codings) if deleted else 0
+
+
+def _record_removal(access: Access, codings: Sequence[Coding]) -> None:
+    """ "Removed 2 codings of 'Trust' from FI-1 session": codings made are read from the codings
+    themselves (coding.audit), removed ones are gone and so are recorded."""
+    documents = dict(
+        Document.objects.filter(pk__in={c.document_id for c in codings}).values_list(
+            "title", "study__slug"
+        )
+    )
+    codes = Code.objects.filter(pk__in={c.code_id for c in codings}).values_list("name", flat=True)
+    study = access.study
+    if not study.slug:  # the coding API's access carries only the study's id and switches
+        study = Study(pk=study.pk, slug=next(iter(documents.values()), ""))
+    consensus = sum(c.consensus for c in codings)
+    what = plural(len(codings), "consensus coding" if consensus == len(codings) else "coding")
+    names = ", ".join(f"'{name}'" for name in sorted(codes))
+    record(
+        study,
+        AuditEvent.Action.CODING,
+        f"Removed {what} of {names} from {', '.join(sorted(documents))}",
+        details={
+            "codings": [c.pk for c in codings],
+            "codes": sorted({c.code_id for c in codings}),
+            "documents": sorted({c.document_id for c in codings}),
+            "consensus": consensus,
+        },
+    )
