@@ -43,6 +43,7 @@ from studies.models import (
     validate_language_tag,
 )
 from studies.nlp import count_words, sentence_spans
+from studies.pseudonymise import Decisions, Pseudonymised, keep_mapping, pseudonymise_parsed
 from studies.wording import plural
 
 # Labels that mean the person running the session, in the study's languages. A speaker with one of
@@ -173,6 +174,8 @@ class TranscriptPreview:
     reason: str = ""
     existing: Document | None = None
     sha256: str = ""
+    # What pseudonymisation found and replaced, when the import asked for it.
+    pseudonymised: Pseudonymised | None = None
 
     @property
     def unmatched(self) -> list[str]:
@@ -195,13 +198,30 @@ def preview_transcript(
     data: bytes,
     mapping: Mapping[str, str] | None = None,
     title: str | None = None,
+    pseudonymise: bool = False,
+    decisions: Decisions | None = None,
+    language: str | None = None,
 ) -> TranscriptPreview:
-    """Parse one file and say what importing it would do, writing nothing."""
+    """Parse one file and say what importing it would do, writing nothing. With
+    `pseudonymise`, the personal data found in it is replaced first (as `decisions` say, or
+    as suggested), and the preview is of the text that would be stored."""
     check_upload_size(data, filename)
     parsed = parse_transcript(data, filename)
     if not parsed.text.strip():
         raise FileRejected("contains no text", filename=filename)
-    return preview_parsed(
+    result = None
+    if pseudonymise:
+        result = pseudonymise_transcript(
+            study=study,
+            workshop=workshop,
+            filename=filename,
+            parsed=parsed,
+            mapping=mapping,
+            decisions=decisions,
+            language=language or (workshop.language if workshop else study.language),
+        )
+        parsed = result.parsed
+    preview = preview_parsed(
         study=study,
         workshop=workshop,
         filename=filename,
@@ -209,6 +229,36 @@ def preview_transcript(
         mapping=mapping,
         title=title,
     )
+    preview.pseudonymised = result
+    return preview
+
+
+def pseudonymise_transcript(
+    *,
+    study: Study,
+    workshop: Workshop | None,
+    filename: str,
+    parsed: ParsedTranscript,
+    language: str,
+    mapping: Mapping[str, str] | None = None,
+    decisions: Decisions | None = None,
+) -> Pseudonymised:
+    """A parsed transcript with its personal data replaced; a speaker who is a participant
+    (as the speaker matching finds them) is then labelled with their code."""
+    labels = [turn.speaker for turn in parsed.turns]
+    matches = match_speakers(study, workshop, labels, mapping)
+    speakers = {m.label: m.participant.code for m in matches.values() if m.participant}
+    try:
+        return pseudonymise_parsed(
+            study,
+            parsed,
+            workshop=workshop,
+            language=language,
+            decisions=decisions,
+            speakers=speakers,
+        )
+    except ValueError as exc:
+        raise FileRejected(str(exc), filename=filename) from None
 
 
 def preview_parsed(
@@ -264,6 +314,7 @@ class TranscriptOutcome:
     turns: int
     sentences: int
     words: int
+    pseudonymised: str = ""  # what pseudonymisation replaced, when it ran
 
 
 def store_transcript(
@@ -328,7 +379,11 @@ def store_transcript(
         ],
         batch_size=2000,
     )
-    return TranscriptOutcome(document, status, len(parsed.turns), len(spans), words)
+    report = ""
+    if preview.pseudonymised is not None:
+        keep_mapping(study, preview.pseudonymised, document=document, user=user)
+        report = preview.pseudonymised.report()
+    return TranscriptOutcome(document, status, len(parsed.turns), len(spans), words, report)
 
 
 def import_transcripts(
@@ -341,8 +396,11 @@ def import_transcripts(
     language: str | None = None,
     kind: str = Document.Kind.TRANSCRIPT,
     progress: object | None = None,
+    pseudonymise: bool = False,
+    decisions: Mapping[str, Decisions] | None = None,
 ) -> list[TranscriptOutcome]:
-    """Import transcripts all together or not at all.
+    """Import transcripts all together or not at all. With `pseudonymise`, each text's
+    personal data is replaced before it is stored (`decisions`: a reviewer's, by filename).
 
     Every speaker must be matched (by code, alias, facilitator label or `mapping`) and no file
     may replace a document whose text something refers to; otherwise FileRejected names the file
@@ -353,7 +411,14 @@ def import_transcripts(
     titles: dict[str, str] = {}
     for filename, data in files:
         preview = preview_transcript(
-            study=study, workshop=workshop, filename=filename, data=data, mapping=mapping
+            study=study,
+            workshop=workshop,
+            filename=filename,
+            data=data,
+            mapping=mapping,
+            pseudonymise=pseudonymise,
+            decisions=(decisions or {}).get(filename),
+            language=language,
         )
         if preview.title in titles:
             raise FileRejected(
