@@ -36,8 +36,10 @@ from coding.models import AdjudicationDecision, AgreementRound, Assignment, Code
 from coding.reliability import UNITS, compare_coders
 from coding.services import CodingSpan, apply_codings
 from studies.access import Access, role_in
-from studies.models import Document, Membership, Study
+from studies.audit import record
+from studies.models import AuditEvent, Document, Membership, Study
 from studies.spans import SpanIndex
+from studies.wording import plural
 
 Span = tuple[int, int]
 Choice = AdjudicationDecision.Choice
@@ -174,6 +176,22 @@ def start_round(
         ],
         ignore_conflicts=True,  # an existing assignment keeps its status
     )
+    names = " and ".join(coder.get_username() for coder in coder_list)
+    record(
+        study,
+        AuditEvent.Action.ADJUDICATION,
+        f"Opened the agreement round “{name}” for {names} ({plural(len(pool), 'document')}, "
+        f"by {unit}); blind coding on",
+        user=user,
+        details={
+            "round": agreement_round.pk,
+            "coders": [coder.get_username() for coder in coder_list],
+            "documents": [document.pk for document in pool],
+            "share": share,
+            "seed": seed,
+            "unit": unit,
+        },
+    )
     return agreement_round
 
 
@@ -190,6 +208,14 @@ def close_round(*, agreement_round: AgreementRound, user: object) -> AgreementRo
     locked_round.closed_at = timezone.now()
     locked_round.save(update_fields=["closed_at"])
     agreement_round.closed_at = locked_round.closed_at
+    record(
+        study,
+        AuditEvent.Action.ADJUDICATION,
+        f"Closed the agreement round “{locked_round.name}”; blind coding "
+        f"{'stays on' if study.blind_coding else 'back off'}",
+        user=user,
+        details={"round": locked_round.pk},
+    )
     return locked_round
 
 
@@ -308,6 +334,7 @@ def adjudicate(
         coder_b=second,
         defaults={"decision": stored, "decided_by": user},
     )
+    _record_decision(document, code, unit_start, unit_end, decision, coder_a, coder_b, user)
     if decision == Choice.EDIT:
         return row
     chosen: list[Span] = []
@@ -318,6 +345,42 @@ def adjudicate(
     clear_consensus(document, code.pk, unit_start, unit_end, user)
     write_consensus(document, code.pk, user, merge_spans(clip_spans(chosen, unit_start, unit_end)))
     return row
+
+
+def _record_decision(
+    document: Document,
+    code: Code,
+    start: int,
+    end: int,
+    decision: str,
+    coder_a: object,
+    coder_b: object,
+    user: object,
+) -> None:
+    """'Adjudicated 'Trust' in FI-1 [120, 240) between bob and carol: bob's coding'."""
+    a, b = coder_a.get_username(), coder_b.get_username()
+    said = {
+        Choice.A: f"{a}'s coding",
+        Choice.B: f"{b}'s coding",
+        Choice.BOTH: "both codings",
+        Choice.NEITHER: "neither coding",
+        Choice.EDIT: "to be edited by hand",
+    }[Choice(decision)]
+    record(
+        document.study,
+        AuditEvent.Action.ADJUDICATION,
+        f"Adjudicated '{code.name}' in {document.title} [{start}, {end}) between {a} and {b}: "
+        f"{said}",
+        user=user,
+        details={
+            "document": document.pk,
+            "code": code.pk,
+            "start": start,
+            "end": end,
+            "decision": str(decision),
+            "coders": [a, b],
+        },
+    )
 
 
 @transaction.atomic
@@ -361,6 +424,15 @@ def accept_agreements(
             ]
             copied += 1
     apply_codings(user=user, spans=spans)
+    if copied:
+        record(
+            document.study,
+            AuditEvent.Action.ADJUDICATION,
+            f"Accepted where {coder_a.get_username()} and {coder_b.get_username()} agree in "
+            f"{document.title} ({plural(copied, 'unit')} into the consensus layer)",
+            user=user,
+            details={"document": document.pk, "units": copied, "unit": unit},
+        )
     return copied
 
 
