@@ -505,6 +505,19 @@ class Pseudonymised:
     parsed: ParsedTranscript
     findings: list[Finding]
     applied: list[Finding]
+    original: str = ""  # the text before: the findings' offsets point into it
+
+    def lines(self, filename: str) -> list[str]:
+        """One line per replacement, where it was (line and column of the original text):
+        'FI-1.txt:5:12: participant name 'Aino' -> [P01]'."""
+        out = []
+        for f in self.applied:
+            line = self.original.count("\n", 0, f.start) + 1
+            column = f.start - (self.original.rfind("\n", 0, f.start) + 1) + 1
+            out.append(
+                f"{filename}:{line}:{column}: {KINDS[f.kind][2]} {f.text!r} -> {f.replacement}"
+            )
+        return out
 
     @property
     def replacements(self) -> list[Replacement]:
@@ -572,7 +585,7 @@ def pseudonymise_parsed(
         for turn in parsed.turns
     ]
     new = ParsedTranscript(text, turns, parsed.format, parsed.encoding, list(parsed.warnings))
-    return Pseudonymised(new, findings, applied)
+    return Pseudonymised(new, findings, applied, parsed.text)
 
 
 def pseudonymise_text(

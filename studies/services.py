@@ -153,6 +153,20 @@ def match_speakers(
     return result
 
 
+def withdrawn_speaker(matches: Mapping[str, SpeakerMatch]) -> str | None:
+    """Why a text whose speakers matched so cannot come in, or None: a speaker is a participant
+    who withdrew (studies.withdrawal), and their speech must not come back."""
+    for match in matches.values():
+        participant = match.participant
+        if participant is not None and participant.withdrawn_at is not None:
+            who = participant.code
+            if _fold(match.label) != _fold(participant.code):
+                who = f"the speaker '{match.label}' is {participant.code}, who"
+            when = timezone.localtime(participant.withdrawn_at).date().isoformat()
+            return f"{who} withdrew on {when}; remove their speech from the file before importing"
+    return None
+
+
 # --- Transcripts ----------------------------------------------------------------------------
 
 
@@ -276,6 +290,9 @@ def preview_parsed(
     title = (title or default_title(filename))[:200]
     labels = [turn.speaker for turn in parsed.turns]
     matches = match_speakers(study, workshop, labels, mapping)
+    withdrawn = withdrawn_speaker(matches)
+    if withdrawn:
+        raise FileRejected(withdrawn, filename=filename)
     counts: dict[str, list[int]] = {}
     for turn in parsed.turns:
         entry = counts.setdefault(turn.speaker, [0, 0])
@@ -315,6 +332,7 @@ class TranscriptOutcome:
     sentences: int
     words: int
     pseudonymised: str = ""  # what pseudonymisation replaced, when it ran
+    replacements: list[str] = field(default_factory=list)  # one line each (Pseudonymised.lines)
 
 
 def store_transcript(
@@ -379,11 +397,12 @@ def store_transcript(
         ],
         batch_size=2000,
     )
-    report = ""
+    outcome = TranscriptOutcome(document, status, len(parsed.turns), len(spans), words)
     if preview.pseudonymised is not None:
         keep_mapping(study, preview.pseudonymised, document=document, user=user)
-        report = preview.pseudonymised.report()
-    return TranscriptOutcome(document, status, len(parsed.turns), len(spans), words, report)
+        outcome.pseudonymised = preview.pseudonymised.report()
+        outcome.replacements = preview.pseudonymised.lines(preview.filename)
+    return outcome
 
 
 def import_transcripts(
@@ -795,6 +814,14 @@ def plan_roster_table(*, study: Study, filename: str, table: Table) -> RosterPla
             {"code": code, "workshop": workshop_key, "aliases": aliases, "values": values}
         )
         current = existing_participants.get(code.casefold())
+        if current is not None and current.withdrawn_at is not None:
+            when = timezone.localtime(current.withdrawn_at).date().isoformat()
+            raise reject(
+                row.number,
+                roles["participant"],
+                f"{current.code} withdrew on {when}: remove their row, as their variables and "
+                "speaker labels are not stored again",
+            )
         if current is None:
             plan.participants_new.append(code)
         elif _participant_differs(current, workshop_key, aliases, values, plan._variables):
@@ -1256,6 +1283,10 @@ def update_participant(
 ) -> Participant:
     """Set a participant's variable values (typed as the roster's variables: an empty value
     removes it; a number variable keeps its number in step) and speaker labels."""
+    if participant.withdrawn_at is not None:
+        raise StudyError(
+            f"{participant.code} withdrew: their variables and speaker labels are not stored again."
+        )
     cleaned = {}
     for variable, raw in (values or {}).items():
         if variable.study_id != participant.study_id:

@@ -244,3 +244,22 @@ def test_importing_the_same_file_again_changes_nothing(study: Study) -> None:
 def test_a_text_without_turns(study: Study) -> None:
     result = pseudonymise_text(study, "Ask Callum at callum@example.org.", language="en")
     assert result.parsed.text == "Ask [P06] at [EMAIL]."
+
+
+def test_the_command_pseudonymises_and_reports_every_replacement(
+    study: Study, tmp_path, capsys
+) -> None:
+    from django.core.management import call_command
+
+    path = tmp_path / "FI-1.txt"
+    path.write_text(FI_TEXT, encoding="utf-8")
+    call_command("import_transcripts", "--study", "priv", "--workshop", "FI-1", str(path),
+                 "--pseudonymise")  # fmt: skip
+    out = capsys.readouterr().out.splitlines()
+    assert "FI-1.txt:1:29: participant name 'Aino' -> [P01]" in out
+    assert "FI-1.txt:5:63: participant name 'Aino Virtasen' -> [P01]" in out
+    assert "FI-1.txt:5:87: phone number '040 123 4567' -> [PHONE]" in out
+    assert out[-2] == "FI-1: replaced 1 e-mail address, 8 participant names, 1 phone number."
+    assert out[-1].startswith("Imported 1 transcript")
+    text = study.documents.get().text
+    assert "Aino" not in text and "[P01]" in text

@@ -32,6 +32,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--kind", choices=[k.value for k in Document.Kind], default=Document.Kind.TRANSCRIPT
         )
+        parser.add_argument(
+            "--pseudonymise",
+            action="store_true",
+            help="Replace personal data before storing (participant names by their codes, the "
+            "study's private list, e-mail addresses, phone numbers, web addresses) and print "
+            "every replacement",
+        )
 
     def handle(self, *args: object, **options: object) -> None:
         study = get_study(options["study"])
@@ -70,6 +77,7 @@ class Command(BaseCommand):
                 language=options["language"],
                 kind=options["kind"],
                 progress=lambda _name: bar.update(),
+                pseudonymise=options["pseudonymise"],
             )
         except FileRejected as exc:
             raise CommandError(str(exc)) from None
@@ -77,4 +85,9 @@ class Command(BaseCommand):
             raise CommandError(f"--language: {' '.join(exc.messages)}") from None
         finally:
             bar.close()
+        for outcome in outcomes:
+            for line in outcome.replacements:
+                self.stdout.write(line)
+            if options["pseudonymise"] and outcome.status != "unchanged":
+                self.stdout.write(f"{outcome.document.title}: {outcome.pseudonymised}.")
         self.stdout.write(describe_outcomes(outcomes))
