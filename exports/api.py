@@ -79,7 +79,8 @@ TABLE_PARAMETERS = [
 def export_table(request: Request, slug: str, name: str) -> Response:
     """A table as JSON: {table, title, meta, notes, columns, rows} in tidy form."""
     study, choice = _choice(request, slug, name)
-    _filename, _type, content = render(_table(request, study, choice), "json")
+    filename, _type, content = render(_table(request, study, choice), "json")
+    choice.record(study, filename)
     return Response(json.loads(content))
 
 
@@ -106,6 +107,7 @@ def export_file(request: Request, slug: str, name: str, fmt: str) -> HttpRespons
         filename, content_type, content = choice.render(table, fmt)
     except ExportError as exc:
         raise serializers.ValidationError({"detail": str(exc)}) from None
+    choice.record(study, filename)
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -23,6 +23,7 @@ from exports.qdpx import apply_qdpx, plan_qdpx, write_qdc, write_qdpx
 from exports.views import attachment
 from studies.access import OWNER, get_study_for_user
 from studies.api import rejected, truthy, uploaded
+from studies.audit import record_export
 from studies.importers import FileRejected
 from studies.models import Study, Workshop
 
@@ -119,6 +120,7 @@ class QdpxView(_FileView):
         doubling anything. Owners only; an archived study can still be exported."""
         study = get_study_for_user(request.user, slug, min_role=OWNER, archived_ok=True)
         data, _counts = write_qdpx(study)
+        record_export(study, "the REFI-QDA project", f"{study.slug}.qdpx")
         return attachment(data, "application/zip", f"{study.slug}.qdpx")
 
     @extend_schema(
@@ -192,4 +194,6 @@ class QdcView(_FileView):
     def get(self, request: Request, slug: str) -> HttpResponse:
         """The study's codebook as a REFI-QDA codebook (.qdc). Owners only."""
         study = get_study_for_user(request.user, slug, min_role=OWNER, archived_ok=True)
-        return attachment(write_qdc(study), "application/xml", f"{study.slug}.qdc")
+        data = write_qdc(study)
+        record_export(study, "the codebook", f"{study.slug}.qdc")
+        return attachment(data, "application/xml", f"{study.slug}.qdc")

@@ -34,7 +34,7 @@ import unicodedata
 import uuid
 import zipfile
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from xml.etree.ElementTree import Element as StdElement
@@ -59,6 +59,7 @@ from coding.services import (
     normalise_colour,
     plan_codebook_rows,
 )
+from studies.audit import covered, record
 from studies.importers import (
     DEFAULT_MAX_RATIO,
     DEFAULT_MAX_UNZIPPED_BYTES,
@@ -71,6 +72,7 @@ from studies.importers import (
 )
 from studies.importers.zipsafety import check_zip_package
 from studies.models import (
+    AuditEvent,
     Document,
     Membership,
     Participant,
@@ -80,12 +82,15 @@ from studies.models import (
     Variable,
     Workshop,
 )
+from studies.pseudonymise import KINDS as PERSONAL_DATA
+from studies.pseudonymise import Decisions
 from studies.services import (
     RosterPlan,
     apply_roster,
     check_upload_size,
     plan_roster_table,
     preview_parsed,
+    pseudonymise_transcript,
     store_transcript,
 )
 from studies.wording import plural
@@ -474,7 +479,8 @@ def write_qdpx(study: Study) -> tuple[bytes, ExportCounts]:
     counts.variables = len(variables_element)
 
     participants = list(
-        Participant.objects.filter(study=study)
+        Participant.objects.current()
+        .filter(study=study)
         .order_by("code")
         .values_list("pk", "code", "aliases", "workshop__code", "workshop__country")
     )
@@ -739,6 +745,7 @@ class FileSource:
     workshop: str = ""  # a workshop code
     document: Document | None = None  # the study's document it is, when it is one
     turns: list[ParsedTurn] = field(default_factory=list)
+    pseudonyms: object | None = None  # studies.pseudonymise.Pseudonymised, when it ran
 
 
 @dataclass
@@ -784,6 +791,12 @@ class QdpxPlan:
     workshop: Workshop | None = field(default=None, repr=False)
     case_guids: dict[uuid.UUID, str] = field(default_factory=dict, repr=False)
     case_speakers: dict[uuid.UUID, list[str]] = field(default_factory=dict, repr=False)
+    # Pseudonymisation of the sources' text: whether it runs, the kinds of personal data the
+    # owner keeps as they are, and what it replaces (kind -> how many; a few examples each).
+    pseudonymise: bool = False
+    keep_kinds: frozenset[str] = frozenset()
+    pseudonymised: Counter = field(default_factory=Counter)
+    examples: dict[str, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
 
     ORDER = (
         "users",
@@ -832,6 +845,9 @@ class QdpxPlan:
             parts.append(f"updates {plural(self.codes_updated, 'code')}")
         if self.roster and (self.roster.participants_changed or self.roster.workshops_changed):
             parts.append(f"updates {plural(len(self.roster.participants_changed), 'participant')}")
+        if self.pseudonymised:
+            replaced = sum(self.pseudonymised.values())
+            parts.append(f"replaces {plural(replaced, 'piece')} of personal data")
         if self.skipped:
             parts.append(f"skips {plural(sum(self.skipped.values()), 'item')}")
         return "; ".join(parts) + "."
@@ -852,6 +868,15 @@ class QdpxPlan:
                 for reason, n in self.skipped.items()
             ],
             "notes": list(self.notes),
+            "pseudonymised": [
+                {
+                    "kind": kind,
+                    "what": PERSONAL_DATA[kind][0],
+                    "count": n,
+                    "examples": [list(e) for e in self.examples.get(kind, [])],
+                }
+                for kind, n in sorted(self.pseudonymised.items())
+            ],
             "summary": self.summary(),
         }
 
@@ -1058,14 +1083,23 @@ def plan_qdpx(
     data: bytes,
     user: object | None = None,
     workshop: Workshop | None = None,
+    pseudonymise: bool = False,
+    keep_kinds: Iterable[str] = (),
 ) -> QdpxPlan:
     """Read and check a REFI-QDA file completely, writing nothing. `workshop` takes the cases
     and sources the file does not place in one. Bad input is a FileRejected naming the file and
-    the element; what we cannot represent is counted in the plan's `skipped`."""
+    the element; what we cannot represent is counted in the plan's `skipped`. With
+    `pseudonymise`, the personal data in new sources' text is replaced (all but `keep_kinds`)
+    and the codings move with the text."""
     reader = _Reader(filename, data)
     root = reader.root
     where = reader.xml_name
-    plan = QdpxPlan(filename=filename, workshop=workshop)
+    plan = QdpxPlan(
+        filename=filename,
+        workshop=workshop,
+        pseudonymise=pseudonymise,
+        keep_kinds=frozenset(keep_kinds),
+    )
     kind = _local(root)
     namespace = _namespace(root)
     if kind == "CodeBook":
@@ -1427,6 +1461,28 @@ def _plan_cases(
     plan.unchanged["participants"] = plan.roster.participants_unchanged
 
 
+def _pseudonymise_source(
+    plan: QdpxPlan, study: Study, source: FileSource, where: str
+) -> Callable[..., int]:
+    """Replace the personal data in a source's text (and its speakers) as a transcript import
+    does; returns where the file's offsets land in the new text."""
+    workshop = None
+    if source.workshop:
+        workshop = Workshop.objects.filter(study=study, code__iexact=source.workshop).first()
+    result = pseudonymise_transcript(
+        study=study,
+        workshop=workshop,
+        filename=where,
+        parsed=ParsedTranscript(source.text, source.turns, "qdpx", "utf-8"),
+        language=source.language or (workshop.language if workshop else study.language),
+        decisions=Decisions(kinds=dict.fromkeys(plan.keep_kinds, "dismiss")),
+    )
+    source.text = result.parsed.text
+    source.turns = result.parsed.turns
+    source.pseudonyms = result
+    return result.move
+
+
 def _plan_sources(
     plan: QdpxPlan,
     study: Study,
@@ -1515,6 +1571,11 @@ def _plan_sources(
             element=index,
             workshop=workshop,
         )
+        move = None
+        if plan.pseudonymise and text:
+            source.turns = _turns(text, source.format, speakers.get(guid, []))
+            move = _pseudonymise_source(plan, study, source, where)
+            text = source.text
         found = guids.find(KIND.DOCUMENT, guid, documents)
         same_title = titles.get(title.casefold())
         sha = _sha(text)
@@ -1541,7 +1602,14 @@ def _plan_sources(
         taken.add(source.title.casefold())
         if source.document is None:
             plan.new["documents"] += 1
-            source.turns = _turns(text, source.format, speakers.get(guid, []))
+            if move is None:
+                source.turns = _turns(text, source.format, speakers.get(guid, []))
+            elif source.pseudonyms is not None:
+                for finding in source.pseudonyms.applied:
+                    plan.pseudonymised[finding.kind] += 1
+                    shown = plan.examples.setdefault(finding.kind, [])
+                    if len(shown) < 3 and (finding.text, finding.replacement) not in shown:
+                        shown.append((finding.text, finding.replacement))
         else:
             plan.unchanged["documents"] += 1
         plan.sources[guid] = source
@@ -1566,6 +1634,8 @@ def _plan_sources(
             plan.in_file["codings"] += len(codings)
             if offsets is not None and 0 <= start <= end <= len(raw):
                 start, end = offsets[start], offsets[end]
+            if move is not None and 0 <= start <= end:
+                start, end = move(start), move(end, end=True)
             if not (0 <= start < end <= len(text)):
                 plan.skipped[SKIP_OUTSIDE_TEXT] += 1
                 continue
@@ -1742,7 +1812,8 @@ def apply_qdpx(*, study: Study, plan: QdpxPlan, user: object | None = None) -> Q
             accounts[guid] = account
 
         if plan.codebook is not None and plan.codebook.has_changes:
-            apply_codebook(study=study, plan=plan.codebook)
+            with covered():  # part of this import's one audit event
+                apply_codebook(study=study, plan=plan.codebook)
         code_ids = {path: pk for pk, path in CodeTree.of(study).path.items()}
         for guid, path in plan.code_paths.items():
             identities.append(
@@ -1750,7 +1821,8 @@ def apply_qdpx(*, study: Study, plan: QdpxPlan, user: object | None = None) -> Q
             )
 
         if plan.roster is not None and plan.roster.has_changes:
-            apply_roster(study=study, plan=plan.roster, language=study.language)
+            with covered():
+                apply_roster(study=study, plan=plan.roster, language=study.language)
         participants = dict(Participant.objects.filter(study=study).values_list("code", "pk"))
         workshops = {w.code.casefold(): w for w in Workshop.objects.filter(study=study)}
         variables = dict(Variable.objects.filter(study=study).values_list("name", "pk"))
@@ -1784,6 +1856,7 @@ def apply_qdpx(*, study: Study, plan: QdpxPlan, user: object | None = None) -> Q
                 parsed=parsed,
                 title=source.title,
             )
+            preview.pseudonymised = source.pseudonyms
             outcome = store_transcript(
                 preview,
                 study=study,
@@ -1849,6 +1922,18 @@ def apply_qdpx(*, study: Study, plan: QdpxPlan, user: object | None = None) -> Q
         for memo, guid in memos:
             identities.append(ExchangeId(study=study, kind=KIND.MEMO, object_id=memo.pk, guid=guid))
         ExchangeId.objects.bulk_create(identities, ignore_conflicts=True)
+        record(
+            study,
+            AuditEvent.Action.IMPORT,
+            f"Imported the REFI-QDA project {plan.summary()}",
+            user=user,
+            details={
+                "file": plan.filename,
+                "origin": plan.origin,
+                "new": dict(plan.new),
+                "codes_updated": plan.codes_updated,
+            },
+        )
     return plan
 
 
@@ -1859,7 +1944,15 @@ def import_qdpx(
     data: bytes,
     user: object | None = None,
     workshop: Workshop | None = None,
+    pseudonymise: bool = False,
 ) -> QdpxPlan:
     """Plan and apply in one go (the command, the API, scripts)."""
-    plan = plan_qdpx(study=study, filename=filename, data=data, user=user, workshop=workshop)
+    plan = plan_qdpx(
+        study=study,
+        filename=filename,
+        data=data,
+        user=user,
+        workshop=workshop,
+        pseudonymise=pseudonymise,
+    )
     return apply_qdpx(study=study, plan=plan, user=user)

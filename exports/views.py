@@ -50,6 +50,7 @@ from exports.tables import (
     export_layer,
 )
 from studies.access import get_study_for_user
+from studies.audit import record_export
 from studies.models import Membership, Study
 from surveys.models import Survey
 
@@ -241,6 +242,14 @@ class ExportChoice:
     def render(self, table: ExportTable, fmt: str) -> tuple[str, str, bytes]:
         """The table as a file of any format, its figure included: (filename, type, bytes)."""
         return renderers.render(table, fmt, kind=self.figure or None, size=self.size, bom=self.bom)
+
+    def record(self, study: Study, filename: str) -> None:
+        """The audit event of a download of this table (page or API): what, as which file,
+        and the options that decide whose codings it holds."""
+        kind = "figure" if filename.rsplit(".", 1)[-1] in FIGURE_FORMATS else "table"
+        options = {"table": self.table, "by": self.by, "measure": self.measure}
+        options.update(layer=self.layer, survey=self.survey)
+        record_export(study, f"the {self.table} {kind}", filename, details=options)
 
     def query(self, **extra: str) -> str:
         """The query string that asks for this table again (only the options it reads)."""
@@ -509,6 +518,7 @@ def export_download(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
     except ExportError as exc:
         status = 403 if isinstance(exc, PermissionDenied) else 400
         return HttpResponse(str(exc), status=status, content_type="text/plain; charset=utf-8")
+    choice.record(study, filename)
     return attachment(content, content_type, filename)
 
 
@@ -520,4 +530,6 @@ def export_pack(request: HttpRequest, slug: str) -> HttpResponse:
         content = build_pack(study, layer=layer or None, user=request.user)
     except ExportError as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
-    return attachment(content, "application/zip", f"{study.slug}_pack.zip")
+    filename = f"{study.slug}_pack.zip"
+    record_export(study, "the paper pack", filename, details={"layer": layer})
+    return attachment(content, "application/zip", filename)

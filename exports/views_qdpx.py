@@ -30,6 +30,7 @@ from django.views.decorators.http import require_GET
 from exports.qdpx import QdpxPlan, apply_qdpx, plan_qdpx, write_qdc, write_qdpx
 from exports.views import attachment
 from studies.access import OWNER, get_study_for_user
+from studies.audit import record_export
 from studies.importers import FileRejected
 from studies.models import PendingImport, Study, Workshop
 from studies.views import PENDING_LIFETIME
@@ -63,6 +64,7 @@ def qdpx_download(request: HttpRequest, slug: str) -> HttpResponse:
     """The whole study as a REFI-QDA project. An archived study can still be exported."""
     study = get_study_for_user(request.user, slug, min_role=OWNER, archived_ok=True)
     data, _counts = write_qdpx(study)
+    record_export(study, "the REFI-QDA project", f"{study.slug}.qdpx")
     return attachment(data, "application/zip", f"{study.slug}.qdpx")
 
 
@@ -71,7 +73,9 @@ def qdpx_download(request: HttpRequest, slug: str) -> HttpResponse:
 def qdc_download(request: HttpRequest, slug: str) -> HttpResponse:
     """The codebook alone, as a REFI-QDA codebook (.qdc)."""
     study = get_study_for_user(request.user, slug, min_role=OWNER, archived_ok=True)
-    return attachment(write_qdc(study), "application/xml", f"{study.slug}.qdc")
+    data = write_qdc(study)
+    record_export(study, "the codebook", f"{study.slug}.qdc")
+    return attachment(data, "application/xml", f"{study.slug}.qdc")
 
 
 # --- Import ---------------------------------------------------------------------------------

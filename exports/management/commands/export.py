@@ -3,12 +3,13 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from exports.base import FORMATS, GROUPS_HELP, ExportError
+from exports.base import FIGURE_FORMATS, FORMATS, GROUPS_HELP, ExportError
 from exports.cells import Cell, build_cell
 from exports.figures import KINDS, SIZES
 from exports.pack import build_pack
 from exports.renderers import render
 from exports.tables import ALL_MEASURES, TABLES, TOP_DEFAULT, build_table
+from studies.audit import record_export
 from studies.models import Study
 from studies.sheets import write_csv
 
@@ -79,6 +80,16 @@ class Command(BaseCommand):
         except ExportError as exc:
             raise CommandError(str(exc)) from None
         output.write_bytes(content)
+        if options["pack"]:
+            record_export(study, "the paper pack", output.name, details={"layer": options["layer"]})
+        else:
+            kind = "figure" if options["format"] in FIGURE_FORMATS else "table"
+            record_export(
+                study,
+                f"the {options['table']} {kind}",
+                output.name,
+                details={k: options[k] for k in ("table", "by", "measure", "layer", "survey")},
+            )
         self.stdout.write(f"Wrote {output} ({len(content):,} bytes).")
 
     def write_cell(self, study: Study, options: dict) -> None:
@@ -119,6 +130,12 @@ class Command(BaseCommand):
             self.stdout.write(content.decode("utf-8"))
             return
         output.write_bytes(content)
+        record_export(
+            study,
+            f"the items behind {row} x {group} of the {options['table']} table",
+            output.name,
+            details={"table": options["table"], "row": row, "group": group},
+        )
         self.stdout.write(f"Wrote {output} ({cell.count:,} items).")
 
 

@@ -3,6 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from exports.qdpx import write_qdc, write_qdpx
+from studies.audit import record_export
 from studies.management.commands._common import get_study
 
 
@@ -34,4 +35,7 @@ class Command(BaseCommand):
             path.write_bytes(data)
         except OSError as exc:
             raise CommandError(f"-o {output}: cannot be written ({exc.strerror})") from None
+        record_export(
+            target, "the codebook" if suffix == ".qdc" else "the REFI-QDA project", path.name
+        )
         self.stdout.write(f"Wrote {output}: {said}.")
