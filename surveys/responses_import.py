@@ -23,8 +23,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from studies.audit import record
 from studies.importers import FileRejected, TableRow, read_table
-from studies.models import Participant, Study
+from studies.models import AuditEvent, Participant, Study
 from studies.services import check_upload_size, parse_number
 from studies.wording import plural
 from surveys.models import OTHER, Answer, Option, Question, Response, Survey
@@ -479,6 +480,18 @@ def apply_responses(
         # Long-text answers become survey text documents, in the same transaction.
         publish_survey_texts(
             survey=survey, participants=[p for p, _ in plan._responses], filename=plan.filename
+        )
+        record(
+            survey.study,
+            AuditEvent.Action.IMPORT,
+            plan.summary().rstrip(".") + f" from {plan.filename}",
+            user=imported_by,
+            details={
+                "survey": survey.pk,
+                "file": plan.filename,
+                "responses": plan.rows,
+                "replaced": len(plan.replaced),
+            },
         )
     return plan
 
