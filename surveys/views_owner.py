@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from studies.access import OWNER, get_study_for_user
+from studies.audit import record_export
 from studies.models import Study
 from studies.wording import plural
 from surveys import distribution
@@ -286,5 +287,7 @@ def survey_links_csv(request: HttpRequest, slug: str, survey: str) -> HttpRespon
     response = HttpResponse(
         distribution.links_csv(found, base_url(request)), content_type="text/csv; charset=utf-8"
     )
-    response["Content-Disposition"] = f'attachment; filename="{study.slug}-{found.slug}-links.csv"'
+    filename = f"{study.slug}-{found.slug}-links.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    record_export(study, f"the personal links of the survey {found.slug}", filename)
     return response

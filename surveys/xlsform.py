@@ -30,10 +30,12 @@ from pathlib import PurePath
 from django.conf.locale import LANG_INFO
 from django.db import transaction
 
+from studies.audit import record
 from studies.importers import FileRejected
 from studies.importers.tables import open_workbook
 from studies.importers.zipsafety import check_zip_package
-from studies.models import BCP47_RE, Study
+from studies.models import BCP47_RE, AuditEvent, Study
+from studies.wording import plural
 from surveys.models import Option, Page, Question, Survey, Translation, free_slug
 
 MAX_UNZIPPED_BYTES = 50 * 1024 * 1024
@@ -143,6 +145,13 @@ def import_xlsform(
     plan = reader.plan()
     with transaction.atomic():
         survey = reader.write(plan, slug=slug)
+        questions = survey.questions.count()
+        record(
+            study,
+            AuditEvent.Action.SURVEY,
+            f"Imported the survey {survey.slug} from {filename} ({plural(questions, 'question')})",
+            details={"survey": survey.pk, "file": filename, "questions": questions},
+        )
     return ImportResult(survey=survey, warnings=reader.warnings)
 
 

@@ -50,6 +50,7 @@ from coding.services import (
     xlsx_bytes,
 )
 from studies.access import get_study_for_user
+from studies.audit import record_export
 from studies.importers import FileRejected
 from studies.models import Membership, Study, Turn
 from studies.spans import DocumentSpans
@@ -250,6 +251,7 @@ def codebook_csv(request: HttpRequest, slug: str) -> HttpResponse:
     if refused := _not_get(request):
         return refused
     content = export_codebook(study, "csv")
+    record_export(study, "the codebook", f"{study.slug}-codebook.csv")
     return _download(content, f"{study.slug}-codebook.csv", "text/csv; charset=utf-8")
 
 
@@ -258,7 +260,9 @@ def codebook_xlsx(request: HttpRequest, slug: str) -> HttpResponse:
     study = get_study_for_user(request.user, slug)
     if refused := _not_get(request):
         return refused
-    return _download(export_codebook(study, "xlsx"), f"{study.slug}-codebook.xlsx", XLSX)
+    content = export_codebook(study, "xlsx")
+    record_export(study, "the codebook", f"{study.slug}-codebook.xlsx")
+    return _download(content, f"{study.slug}-codebook.xlsx", XLSX)
 
 
 # --- Adding and editing codes ---------------------------------------------------------------
@@ -730,11 +734,9 @@ def code_report_csv(request: HttpRequest, slug: str, code_id: int) -> HttpRespon
         return refused
     code = _code(study, code_id)
     rows = report_rows(study, request.user, code, report_filter(request, study))
-    return _download(
-        csv_bytes(REPORT_COLUMNS, rows),
-        _report_filename(study, code, "csv"),
-        "text/csv; charset=utf-8",
-    )
+    filename = _report_filename(study, code, "csv")
+    record_export(study, f"the report on '{code.name}'", filename, details={"code": code.pk})
+    return _download(csv_bytes(REPORT_COLUMNS, rows), filename, "text/csv; charset=utf-8")
 
 
 @login_required
@@ -745,4 +747,6 @@ def code_report_xlsx(request: HttpRequest, slug: str, code_id: int) -> HttpRespo
     code = _code(study, code_id)
     rows = report_rows(study, request.user, code, report_filter(request, study))
     content = xlsx_bytes(REPORT_COLUMNS, rows, title=code.name)
-    return _download(content, _report_filename(study, code, "xlsx"), XLSX)
+    filename = _report_filename(study, code, "xlsx")
+    record_export(study, f"the report on '{code.name}'", filename, details={"code": code.pk})
+    return _download(content, filename, XLSX)
