@@ -8,6 +8,9 @@ Rules (DESIGN.md, "Data rules"):
 - A coding is attributed to the participants whose turns it overlaps
   (turn.start < coding.end and coding.start < turn.end); facilitators (turns without a
   participant) are never counted.
+- Withdrawn participants (`studies.withdrawal`) are not in the roster, so in no denominator; a
+  coding is never attributed to them, and a coding that overlaps a withdrawn participant's
+  (redacted) turns and no other participant's is left out of the frame.
 - `words` counts the words of text[start:end] with `studies.nlp.count_words`.
 
 The frame is built from a fixed number of queries (values_list, no per-row queries), however
@@ -99,8 +102,19 @@ class TurnIndex(DocumentSpans[str]):
 
     @classmethod
     def of(cls, study: Study) -> TurnIndex:
+        current = Participant.objects.current().filter(study=study)
         return cls(
-            Turn.objects.filter(document__study=study, participant__isnull=False).values_list(
+            Turn.objects.filter(document__study=study, participant__in=current).values_list(
+                "document_id", "start", "end", "participant__code"
+            )
+        )
+
+    @classmethod
+    def withdrawn(cls, study: Study) -> TurnIndex:
+        """The (redacted) turns of the study's withdrawn participants."""
+        gone = Participant.objects.withdrawn().filter(study=study)
+        return cls(
+            Turn.objects.filter(document__study=study, participant__in=gone).values_list(
                 "document_id", "start", "end", "participant__code"
             )
         )
@@ -151,8 +165,12 @@ def analysis_frame(
         else:
             spans[key] = (pk, [username])
     turns = TurnIndex.of(study)
+    withdrawn = TurnIndex.withdrawn(study)
     records = []
     for (document_id, code_id, start, end), (pk, usernames) in spans.items():
+        speakers = turns.speakers(document_id, start, end)
+        if not speakers and withdrawn.overlapping(document_id, start, end):
+            continue  # only a withdrawn participant's redacted speech
         title, workshop, country, text = documents[document_id]
         names = sorted(set(usernames))
         records.append(
@@ -172,7 +190,7 @@ def analysis_frame(
                 start,
                 end,
                 count_words(text[start:end]),
-                turns.speakers(document_id, start, end),
+                speakers,
             )
         )
     frame = pd.DataFrame.from_records(records, columns=FRAME_COLUMNS)
@@ -423,7 +441,8 @@ def roster_frame(study: Study, *, surveys: bool = True) -> pd.DataFrame:
         values[code][name] = value
     records = []
     for code, workshop, country in (
-        Participant.objects.filter(study=study)
+        Participant.objects.current()
+        .filter(study=study)
         .order_by("code")
         .values_list("code", "workshop__code", "workshop__country")
     ):

@@ -73,6 +73,7 @@ from studies.services import (
     update_study,
     update_workshop,
 )
+from studies.withdrawal import WithdrawalRefused, withdraw_participant, withdrawal_preview
 
 OWNER = Membership.Role.OWNER
 CODER = Membership.Role.CODER
@@ -415,6 +416,43 @@ class ParticipantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Study
             .select_related("workshop")
             .prefetch_related("values__variable")
         )
+
+
+class WithdrawalSerializer(serializers.Serializer):
+    confirm = serializers.CharField(help_text="The participant's code, exactly, to confirm")
+
+
+class ParticipantWithdrawView(APIView):
+    """A participant's withdrawal (owners only; irreversible, see docs/privacy.md). GET says
+    what withdrawing would do; POST with the participant's code as `confirm` withdraws them
+    and answers 200 with what was done, or 400 naming what is wrong (a wrong confirmation, a
+    participant who withdrew already) having changed nothing."""
+
+    def _participant(self, request: Request, slug: str, code: str) -> Participant:
+        study = get_study_for_user(request.user, slug, min_role=OWNER)
+        participant = study.participants.filter(code=code).select_related("study").first()
+        if participant is None:
+            raise NotFound(f"No participant {code} in this study.")
+        return participant
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, slug: str, code: str) -> Response:
+        return Response(withdrawal_preview(self._participant(request, slug, code)).as_json())
+
+    @extend_schema(
+        request=WithdrawalSerializer,
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+    )
+    def post(self, request: Request, slug: str, code: str) -> Response:
+        participant = self._participant(request, slug, code)
+        confirmation = request.data.get("confirm") if isinstance(request.data, dict) else None
+        try:
+            summary = withdraw_participant(
+                participant=participant, confirmation=str(confirmation or ""), user=request.user
+            )
+        except WithdrawalRefused as exc:
+            return Response({exc.field or "detail": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(summary.as_json())
 
 
 class VariableSerializer(serializers.ModelSerializer):

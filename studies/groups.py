@@ -85,9 +85,9 @@ def participant_groups(study: Study, by: str | None) -> ParticipantGroups:
     or "variable:NAME" (the name matched regardless of case). Raises UnknownGroup naming the
     known groupings, or the study's variables, for anything else."""
     people = list(
-        Participant.objects.filter(study=study).values_list(
-            "pk", "workshop__code", "workshop__country"
-        )
+        Participant.objects.current()
+        .filter(study=study)
+        .values_list("pk", "workshop__code", "workshop__country")
     )
     if by in (None, ""):
         return ParticipantGroups(None, ALL, [ALL], {pk: ALL for pk, _w, _c in people})

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from studies import views, views_recordings
+from studies import views, views_recordings, views_withdrawal
 from studies import views_people as people
 
 app_name = "studies"
@@ -56,6 +56,11 @@ urlpatterns = [
         "studies/<slug:slug>/participants/<int:participant_id>/",
         views.participant_detail,
         name="participant",
+    ),
+    path(
+        "studies/<slug:slug>/participants/<int:participant_id>/withdraw/",
+        views_withdrawal.participant_withdraw,
+        name="participant_withdraw",
     ),
     path("studies/<slug:slug>/members/", views.member_list, name="members"),
     path("studies/<slug:slug>/members/invite/", people.invite, name="invite"),

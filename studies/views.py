@@ -694,7 +694,7 @@ def participant_detail(request: HttpRequest, slug: str, participant_id: int) -> 
         raise Http404("No such participant in this study.")
     variables = list(study.variables.all())
     form = None
-    if study.access.is_owner and not study.is_archived:
+    if study.access.is_owner and not study.is_archived and participant.withdrawn_at is None:
         form = ParticipantForm(request.POST or None, participant=participant, variables=variables)
     if request.method == "POST":
         study.access.require(OWNER)

@@ -14,3 +14,9 @@ class SurveysConfig(AppConfig):
             STUDY_COUNTERS.append(study_counts)
         if surveys_panel not in PARTICIPANT_PANELS:
             PARTICIPANT_PANELS.append(surveys_panel)
+
+        from studies.signals import participant_withdrawn, withdrawal_previewed
+        from surveys.withdrawal import delete_for_withdrawal, preview_withdrawal
+
+        withdrawal_previewed.connect(preview_withdrawal, dispatch_uid="surveys-withdrawal-preview")
+        participant_withdrawn.connect(delete_for_withdrawal, dispatch_uid="surveys-withdrawal")

@@ -116,7 +116,7 @@ def create_links(
     if language is not None and language not in survey.language_list:
         offered = ", ".join(survey.language_list)
         raise ValidationError(f"{language!r} is not one of this survey's languages ({offered}).")
-    chosen = Participant.objects.filter(study_id=survey.study_id)
+    chosen = Participant.objects.current().filter(study_id=survey.study_id)
     if participants is not None:
         chosen = chosen.filter(pk__in=[p.pk for p in participants])
     chosen = (

@@ -398,6 +398,15 @@ def plan_responses(
                 value=raw_id,
             )
             continue
+        if participant.withdrawn_at is not None:
+            refuse(
+                f"{participant.code} withdrew on {participant.withdrawn_at:%Y-%m-%d}: remove "
+                "their row, as their answers are not stored again",
+                line=row.number,
+                column=id_header,
+                value=raw_id,
+            )
+            continue
         if participant.pk in first_row:
             refuse(
                 f"'{raw_id}' ({participant.code}) already answered in row "

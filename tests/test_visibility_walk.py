@@ -201,6 +201,8 @@ def walked(roster_study: Study, people: dict[str, User]) -> Walked:
         "workshop_id": [str(fi.pk)],
         # Eero, whose words Chloe coded: his page shows the codings on his words.
         "participant_id": [str(study.participants.get(code="P02").pk)],
+        # A participant's code (their withdrawal's preview, owners only).
+        "code": ["P02"],
         # Export tables: the quotes carry excerpts, the frequencies counts.
         "name": ["quotes", "frequencies"],
         "fmt": ["csv", "xlsx", "json"],
