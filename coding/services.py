@@ -948,7 +948,7 @@ def apply_codebook(*, study: Study, plan: CodebookPlan) -> CodebookPlan:
             by_path[path] = code
         _record_codebook(
             study,
-            plan.summary().replace("Codebook ", "Imported the codebook ", 1),
+            plan.summary().replace("Codebook ", "Imported the codebook ", 1).rstrip("."),
             file=plan.filename,
             new=[c.path for c in plan.new],
             updated=[c.path for c in plan.updated],

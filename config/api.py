@@ -13,6 +13,7 @@ from coding.api import (
     reliability,
 )
 from exports.api import export_cell, export_file, export_table
+from exports.api_audit import audit_trail
 from exports.api_qdpx import QdcView, QdpxView
 from studies.api import (
     DocumentViewSet,
@@ -83,5 +84,6 @@ urlpatterns = [
     ),
     path("studies/<slug:slug>/qdpx/", QdpxView.as_view(), name="study-qdpx"),
     path("studies/<slug:slug>/qdc/", QdcView.as_view(), name="study-qdc"),
+    path("studies/<slug:slug>/audit/", audit_trail, name="study-audit"),
     *router.urls,
 ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from exports import views, views_qdpx
+from exports import views, views_audit, views_qdpx
 
 app_name = "exports"
 
@@ -16,4 +16,7 @@ urlpatterns = [
     path(S + "exports/codebook.qdc", views_qdpx.qdc_download, name="qdc"),
     path(S + "import/project/", views_qdpx.qdpx_import, name="qdpx_import"),
     path(S + "import/project/<uuid:upload>/", views_qdpx.qdpx_review, name="qdpx_review"),
+    # The audit trail (owners): events and coding activity, as a page and as .csv.
+    path(S + "audit/", views_audit.audit_page, name="audit"),
+    path(S + "audit/audit.csv", views_audit.audit_csv, name="audit_csv"),
 ]

@@ -13,11 +13,14 @@ page reads them from there (one INSERT per click stays one INSERT).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import datetime as dt
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import PurePath
 
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from studies.models import AuditEvent, Study
@@ -105,3 +108,70 @@ def record_export(
         f"Exported {what} as {suffix}",
         details={"file": PurePath(filename).name, **(details or {})},
     )
+
+
+# --- Reading the trail ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """What the audit page, its .csv and the API were asked to show: a kind of action (an
+    AuditEvent.Action value), a person (username) and a range of days (both ends included, in
+    the site's time zone). `problems` names what could not be read; it is left out."""
+
+    kind: str = ""
+    person: str = ""
+    since: dt.date | None = None
+    until: dt.date | None = None
+    problems: tuple[str, ...] = ()
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> AuditFilters:
+        problems = []
+        kind = (query.get("kind") or "").strip()
+        if kind and kind not in AuditEvent.Action.values:
+            problems.append(
+                f"kind: there is no kind of action “{kind}”: choose one of "
+                f"{', '.join(AuditEvent.Action.values)}."
+            )
+            kind = ""
+        dates: dict[str, dt.date | None] = {}
+        for name in ("since", "until"):
+            raw = (query.get(name) or "").strip()
+            dates[name] = None
+            if raw:
+                try:
+                    dates[name] = dt.date.fromisoformat(raw)
+                except ValueError:
+                    problems.append(f"{name}: “{raw}” is not a date like 2026-03-31.")
+        return cls(
+            kind=kind,
+            person=(query.get("person") or "").strip(),
+            since=dates["since"],
+            until=dates["until"],
+            problems=tuple(problems),
+        )
+
+    def query(self) -> dict[str, str]:
+        """The filters as query parameters (for the .csv link and the pages)."""
+        values = {
+            "kind": self.kind,
+            "person": self.person,
+            "since": self.since.isoformat() if self.since else "",
+            "until": self.until.isoformat() if self.until else "",
+        }
+        return {name: value for name, value in values.items() if value}
+
+
+def events(study: Study, filters: AuditFilters) -> QuerySet[AuditEvent]:
+    """The study's recorded events that pass `filters`, newest first."""
+    found = AuditEvent.objects.filter(study=study)
+    if filters.kind:
+        found = found.filter(action=filters.kind)
+    if filters.person:
+        found = found.filter(username=filters.person)
+    if filters.since:
+        found = found.filter(created_at__date__gte=filters.since)
+    if filters.until:
+        found = found.filter(created_at__date__lte=filters.until)
+    return found.order_by("-created_at", "-pk")

@@ -926,7 +926,7 @@ def apply_roster(*, study: Study, plan: RosterPlan, language: str | None = None)
         record(
             study,
             AuditEvent.Action.IMPORT,
-            plan.summary().replace("Roster ", "Imported the roster ", 1),
+            plan.summary().replace("Roster ", "Imported the roster ", 1).rstrip("."),
             details={
                 "file": plan.filename,
                 "workshops_new": plan.workshops_new,
