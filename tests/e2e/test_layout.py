@@ -240,6 +240,8 @@ def site(transactional_db: None, media_root: object) -> Site:
         "upload": [str(project.batch)],
         "workshop_id": [str(workshop.pk)],
         "participant_id": [str(study.participants.order_by("pk").first().pk)],
+        # A participant's code: the API's withdrawal preview (JSON, so not walked as a page).
+        "code": [study.participants.order_by("pk").first().code],
         "invitation_id": [str(invitation.pk)],
         "token": [invitations.token_for(invitation)],
         "link": [survey_link.token],
