@@ -40,6 +40,12 @@ class QdpxUploadSerializer(serializers.Serializer):
     dry_run = serializers.BooleanField(
         required=False, help_text="true: read, check and report what would come in; write nothing."
     )
+    pseudonymise = serializers.BooleanField(
+        required=False,
+        help_text="true: replace personal data in new sources' text (participant names by "
+        "their codes, the study's private list, e-mail, phone and web addresses) before it is "
+        "stored; the codings move with the text.",
+    )
 
 
 QdpxReportSerializer = inline_serializer(
@@ -78,6 +84,20 @@ QdpxReportSerializer = inline_serializer(
         "notes": serializers.ListField(
             child=serializers.CharField(),
             help_text="Remarks worth reading (accounts renamed, ...).",
+        ),
+        "pseudonymised": inline_serializer(
+            "QdpxPseudonymised",
+            {
+                "kind": serializers.CharField(),
+                "what": serializers.CharField(),
+                "count": serializers.IntegerField(),
+                "examples": serializers.ListField(
+                    child=serializers.ListField(child=serializers.CharField()),
+                    help_text="Up to three [original, replacement] pairs.",
+                ),
+            },
+            many=True,
+            help_text="Personal data replaced in the sources' text, by kind (with pseudonymise).",
         ),
         "summary": serializers.CharField(),
     },
@@ -159,7 +179,12 @@ class QdpxView(_FileView):
         dry_run = truthy(request.data.get("dry_run")) or truthy(request.query_params.get("dry_run"))
         try:
             plan = plan_qdpx(
-                study=study, filename=filename, data=data, user=request.user, workshop=workshop
+                study=study,
+                filename=filename,
+                data=data,
+                user=request.user,
+                workshop=workshop,
+                pseudonymise=truthy(request.data.get("pseudonymise")),
             )
             applied = not dry_run and plan.has_changes
             if applied:

@@ -795,6 +795,7 @@ class QdpxPlan:
     # owner keeps as they are, and what it replaces (kind -> how many; a few examples each).
     pseudonymise: bool = False
     keep_kinds: frozenset[str] = frozenset()
+    found: Counter = field(default_factory=Counter)
     pseudonymised: Counter = field(default_factory=Counter)
     examples: dict[str, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
 
@@ -872,10 +873,11 @@ class QdpxPlan:
                 {
                     "kind": kind,
                     "what": PERSONAL_DATA[kind][0],
-                    "count": n,
+                    "found": found,
+                    "count": self.pseudonymised[kind],
                     "examples": [list(e) for e in self.examples.get(kind, [])],
                 }
-                for kind, n in sorted(self.pseudonymised.items())
+                for kind, found in sorted(self.found.items())
             ],
             "summary": self.summary(),
         }
@@ -1571,14 +1573,19 @@ def _plan_sources(
             element=index,
             workshop=workshop,
         )
+        found = guids.find(KIND.DOCUMENT, guid, documents)
+        same_title = titles.get(title.casefold())
+        existing = documents[found] if found is not None else same_title
+        sha = _sha(text)
         move = None
-        if plan.pseudonymise and text:
+        if plan.pseudonymise and text and not (existing and existing.sha256 == sha):
+            # A text already stored as it is (imported before without pseudonymisation, or
+            # with nothing to replace then) stays what it is; any other is pseudonymised
+            # first, so that a second import finds the text it stored the first time.
             source.turns = _turns(text, source.format, speakers.get(guid, []))
             move = _pseudonymise_source(plan, study, source, where)
             text = source.text
-        found = guids.find(KIND.DOCUMENT, guid, documents)
-        same_title = titles.get(title.casefold())
-        sha = _sha(text)
+            sha = _sha(text)
         if found is not None:
             source.document = documents[found]
             if source.document.sha256 != sha:
@@ -1607,6 +1614,8 @@ def _plan_sources(
             elif source.pseudonyms is not None:
                 for finding in source.pseudonyms.applied:
                     plan.pseudonymised[finding.kind] += 1
+                for finding in source.pseudonyms.findings:
+                    plan.found[finding.kind] += 1
                     shown = plan.examples.setdefault(finding.kind, [])
                     if len(shown) < 3 and (finding.text, finding.replacement) not in shown:
                         shown.append((finding.text, finding.replacement))

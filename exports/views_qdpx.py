@@ -33,6 +33,7 @@ from studies.access import OWNER, get_study_for_user
 from studies.audit import record_export
 from studies.importers import FileRejected
 from studies.models import PendingImport, Study, Workshop
+from studies.pseudonymise import KINDS as PERSONAL_DATA
 from studies.views import PENDING_LIFETIME
 
 # PendingImport.kind of an uploaded REFI-QDA file.
@@ -193,6 +194,15 @@ def _pending(request: HttpRequest, study: Study, upload: uuid.UUID) -> PendingIm
     return pending
 
 
+def kept_kinds(data: object) -> list[str]:
+    """The kinds of personal data the owner keeps as they are: on the review page every kind
+    found is replaced until its "Replace" box is cleared ("decided" marks a submitted choice)."""
+    if not data.get("decided"):
+        return []
+    replace = set(data.getlist("replace"))
+    return [kind for kind in PERSONAL_DATA if kind not in replace]
+
+
 @login_required
 def qdpx_review(request: HttpRequest, slug: str, upload: uuid.UUID) -> HttpResponse:
     """The preview (what the file holds, what is new, unchanged or skipped and why), then
@@ -204,6 +214,7 @@ def qdpx_review(request: HttpRequest, slug: str, upload: uuid.UUID) -> HttpRespo
         pending.delete()
         messages.info(request, "Import cancelled: nothing was written.")
         return redirect(start)
+    keep = kept_kinds(request.POST if request.method == "POST" else request.GET)
     try:
         plan = plan_qdpx(
             study=study,
@@ -211,6 +222,8 @@ def qdpx_review(request: HttpRequest, slug: str, upload: uuid.UUID) -> HttpRespo
             data=bytes(pending.data),
             user=request.user,
             workshop=pending.workshop,
+            pseudonymise=True,
+            keep_kinds=keep,
         )
     except FileRejected as exc:
         pending.delete()
@@ -245,5 +258,6 @@ def qdpx_review(request: HttpRequest, slug: str, upload: uuid.UUID) -> HttpRespo
             "digest": plan_digest(plan),
             "stale": stale,
             "workshop_label": WORKSHOP_LABEL,
+            "keep": keep,
         },
     )

@@ -30,7 +30,7 @@ import hmac
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -288,6 +288,62 @@ def add_private_names(
     return change
 
 
+def private_name_counts(study: Study) -> dict[str, int]:
+    """How many names of each kind the private list holds (all the list ever shows)."""
+    counts = Counter(study.private_names.values_list("kind", flat=True))
+    return {kind: counts.get(kind, 0) for kind in PrivateName.Kind.values}
+
+
+def remove_private_name(study: Study, name: str, user: object = None) -> bool:
+    """Take one name off the private list, found by hashing it as it was added (so the owner
+    types it again); True when it was on the list."""
+    folded = fold(name)
+    if not folded:
+        return False
+    with transaction.atomic():
+        removed, _ = PrivateName.objects.filter(study=study, digest=_digest(study, folded)).delete()
+        if removed:
+            record(
+                study, AuditEvent.Action.PRIVACY, "Removed a name from the private list", user=user
+            )
+    return bool(removed)
+
+
+def clear_private_names(study: Study, user: object = None) -> int:
+    """Empty the study's private list; returns how many names it held."""
+    with transaction.atomic():
+        removed, _ = PrivateName.objects.filter(study=study).delete()
+        if removed:
+            record(
+                study,
+                AuditEvent.Action.PRIVACY,
+                f"Removed the whole private list ({plural(removed, 'name')})",
+                user=user,
+            )
+    return removed
+
+
+def set_keep_mapping(study: Study, keep: bool, user: object = None) -> int:
+    """Turn keeping the mapping from real names to pseudonyms on or off; turning it off
+    deletes the mapping kept so far (returns how many rows were deleted)."""
+    if keep == study.keep_pseudonyms:
+        return 0
+    with transaction.atomic():
+        study.keep_pseudonyms = keep
+        study.save(update_fields=["keep_pseudonyms"])
+        deleted = 0
+        if keep:
+            summary = "Turned on keeping the mapping from real names to pseudonyms"
+        else:
+            deleted, _ = Pseudonym.objects.filter(study=study).delete()
+            summary = (
+                "Turned off keeping the mapping from real names to pseudonyms and deleted "
+                f"{plural(deleted, 'kept replacement')}"
+            )
+        record(study, AuditEvent.Action.PRIVACY, summary, user=user)
+    return deleted
+
+
 def _private_lookup(study: Study) -> tuple[dict[str, str], set[int]]:
     rows = PrivateName.objects.filter(study=study).values_list("digest", "kind", "words")
     kinds = {digest: kind for digest, kind, _w in rows}
@@ -506,6 +562,9 @@ class Pseudonymised:
     findings: list[Finding]
     applied: list[Finding]
     original: str = ""  # the text before: the findings' offsets point into it
+    # Where an offset of the original text lands in the new one (`move(offset, end=False)`):
+    # inside a replaced piece, at its start, or at its end for the end of a span.
+    move: Callable[..., int] = field(default=lambda offset, end=False: offset, repr=False)
 
     def lines(self, filename: str) -> list[str]:
         """One line per replacement, where it was (line and column of the original text):
@@ -585,7 +644,7 @@ def pseudonymise_parsed(
         for turn in parsed.turns
     ]
     new = ParsedTranscript(text, turns, parsed.format, parsed.encoding, list(parsed.warnings))
-    return Pseudonymised(new, findings, applied, parsed.text)
+    return Pseudonymised(new, findings, applied, parsed.text, moved)
 
 
 def pseudonymise_text(
@@ -596,7 +655,7 @@ def pseudonymise_text(
     return pseudonymise_parsed(study, parsed, workshop=workshop, language=language)
 
 
-def _replace(text: str, applied: Sequence[Finding]) -> tuple[str, object]:
+def _replace(text: str, applied: Sequence[Finding]) -> tuple[str, Callable[..., int]]:
     """The text with `applied` (sorted, not overlapping) replaced, and a function moving an
     old offset onto the new text (an offset inside a replaced span goes to its start, or to
     its end for the end of a span)."""

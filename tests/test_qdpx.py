@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from exports.qdpx import (
     CODEBOOK_NS,
     PROJECT_NS,
     Guids,
+    apply_qdpx,
     import_qdpx,
     normalise_text,
     plan_qdpx,
@@ -715,3 +717,74 @@ def test_known_participants_stay_where_they_are_and_variables_keep_their_type(
     p01 = Participant.objects.get(study=roster_study, code="P01")
     assert p01.workshop.code == "FI-1"
     assert p01.values.get(variable__name="age band").value == "45-59"
+
+
+def test_a_project_is_pseudonymised_on_the_way_in_and_its_codings_move_with_the_text(
+    people, roster_study
+) -> None:
+    """Names of participants, phone numbers and the like in a source's text are replaced as
+    in a transcript import; every coding still covers the same words."""
+    from studies.models import Pseudonym
+
+    roster_study.keep_pseudonyms = True
+    roster_study.save()
+    text = (
+        "Interviewer: Did Callum call you?\n"
+        "Amara: Yes, Callum phoned me on 0161 496 0000, and I could argue with a person.\n"
+    )
+    start = text.index("I could argue")
+    end = start + len("I could argue with a person")
+    qde = f"""<?xml version="1.0" encoding="utf-8"?>
+<Project xmlns="urn:QDA-XML:project:1.0" name="P" creatingUserGUID="{G["user"]}">
+  <Users><User guid="{G["user"]}" name="Riikka K"/></Users>
+  <CodeBook><Codes><Code guid="{G["other"]}" name="argue" isCodable="true"/></Codes></CodeBook>
+  <Sources>
+    <TextSource guid="{G["src"]}" name="GB interview">
+      <PlainTextContent>{text}</PlainTextContent>
+      <PlainTextSelection guid="{G["sel"]}" startPosition="{start}" endPosition="{end}">
+        <Coding guid="{G["cod"]}" creatingUser="{G["user"]}">
+          <CodeRef targetGUID="{G["other"]}"/>
+        </Coding>
+      </PlainTextSelection>
+    </TextSource>
+  </Sources>
+</Project>"""
+    gb = roster_study.workshops.get(code="GB-1")
+    plan = plan_qdpx(
+        study=roster_study,
+        filename="p.qdpx",
+        data=make_qdpx(qde),
+        user=people["alice"],
+        workshop=gb,
+        pseudonymise=True,
+    )
+    report = plan.report()
+    assert {(p["kind"], p["count"]) for p in report["pseudonymised"]} == {
+        ("participant", 3),
+        ("phone", 1),
+    }
+    assert ["Callum", "[P05]"] in report["pseudonymised"][0]["examples"]
+    assert "replaces 4 pieces of personal data" in plan.summary()
+    kept = plan_qdpx(
+        study=roster_study,
+        filename="p.qdpx",
+        data=make_qdpx(qde),
+        user=people["alice"],
+        workshop=gb,
+        pseudonymise=True,
+        keep_kinds=["phone"],
+    )
+    assert "0161 496 0000" in kept.sources[uuid.UUID(G["src"])].text  # kept on the owner's word
+    assert {(p["kind"], p["found"], p["count"]) for p in kept.report()["pseudonymised"]} == {
+        ("participant", 3, 3),
+        ("phone", 1, 0),
+    }
+    apply_qdpx(study=roster_study, plan=plan, user=people["alice"])
+    document = roster_study.documents.get(title="GB interview")
+    assert "Callum" not in document.text and "0161" not in document.text
+    assert document.text.startswith("Interviewer: Did [P05] call you?\n[P04]: Yes, [P05] phoned")
+    [coding] = Coding.objects.filter(document=document)
+    assert document.text[coding.start : coding.end] == "I could argue with a person"
+    speakers = [(t.speaker, t.participant_id is not None) for t in document.turns.all()]
+    assert speakers == [("Interviewer", False), ("P04", True)]
+    assert Pseudonym.objects.filter(document=document, original="Callum").get().count == 2

@@ -25,6 +25,13 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="Print what would come in; write nothing"
         )
         parser.add_argument("--json", action="store_true", help="Print the report as JSON")
+        parser.add_argument(
+            "--pseudonymise",
+            action="store_true",
+            help="Replace personal data in the sources' text before storing it (participant "
+            "names by their codes, the private list, e-mail, phone and web addresses); the "
+            "codings move with the text",
+        )
 
     def handle(
         self,
@@ -34,6 +41,7 @@ class Command(BaseCommand):
         workshop: str | None,
         dry_run: bool,
         json: bool,
+        pseudonymise: bool = False,
         **options: object,
     ) -> None:
         target = get_study(study)
@@ -47,7 +55,13 @@ class Command(BaseCommand):
                 )
         filename, data = read_file(file)
         try:
-            plan = plan_qdpx(study=target, filename=filename, data=data, workshop=chosen)
+            plan = plan_qdpx(
+                study=target,
+                filename=filename,
+                data=data,
+                workshop=chosen,
+                pseudonymise=pseudonymise,
+            )
             if not dry_run:
                 apply_qdpx(study=target, plan=plan)
         except FileRejected as exc:
@@ -67,6 +81,9 @@ def describe(report: dict, *, dry_run: bool = False) -> str:
     lines = [("Would import: " if dry_run else "") + str(report["summary"])]
     held = ", ".join(f"{n:,} {k}" for k, n in report["in_file"].items() if n)
     lines.append(f"In the file: {held or 'nothing we read'}.")
+    for item in report["pseudonymised"]:
+        examples = ", ".join(f"{a!r} -> {b}" for a, b in item["examples"])
+        lines.append(f"Pseudonymised: {item['what'].lower()}: {item['count']:,} ({examples}).")
     for item in report["skipped"]:
         lines.append(f"Skipped: {item['text']}.")
     lines.extend(f"Note: {note}." for note in report["notes"])
