@@ -29,6 +29,8 @@ from studies.models import AuditEvent, Participant, Study
 from studies.services import check_upload_size, parse_number
 from studies.wording import plural
 from surveys.models import OTHER, Answer, Option, Question, Response, Survey
+from surveys.pseudonymise import CleanedAnswers, attach_mapping, clean_answers, is_free_text
+from surveys.pseudonymise import summary as pseudonymised_summary
 from surveys.services import publish_survey_texts
 
 SOURCE = "import"
@@ -78,6 +80,13 @@ class ResponsesPlan:
     _responses: list[tuple[Participant, list[tuple[Question, str, str]]]] = field(
         default_factory=list, repr=False
     )
+    # Each response's free texts as pseudonymised while planning (the values above are those).
+    _cleaned: list[CleanedAnswers] = field(default_factory=list, repr=False)
+
+    @property
+    def answers_pseudonymised(self) -> int:
+        """How many answers had personal data replaced."""
+        return sum(len(c.changed) for c in self._cleaned)
 
     def summary(self) -> str:
         text = f"Imported {plural(self.rows, 'response')} to {self.survey.slug}"
@@ -86,6 +95,8 @@ class ResponsesPlan:
         if self.columns_ignored:
             names = ", ".join(f"'{h}'" for h in self.columns_ignored)
             text += f"; {plural(len(self.columns_ignored), 'column')} ignored: {names}"
+        if self.answers_pseudonymised:
+            text += f"; {pseudonymised_summary(self._cleaned)}"
         return text + "."
 
 
@@ -261,7 +272,7 @@ def parse_answer_date(raw: str) -> dt.date:
 
 
 def _converter(question: Question, item: str) -> Callable[[str], str]:
-    if item == OTHER or question.kind in (Question.Kind.TEXT, Question.Kind.LONG_TEXT):
+    if is_free_text(question, item):
         return lambda raw: raw.strip()
     if question.kind == Question.Kind.NUMBER:
         return lambda raw: _number(question, raw)
@@ -443,6 +454,13 @@ def plan_responses(
                 continue
             if value:
                 answers.append((target.question, target.item, value))
+        # Free texts are pseudonymised now, so the preview says what the import will store.
+        language = earlier.language if earlier is not None else ""
+        cleaned = clean_answers(
+            Response(survey=survey, participant=participant, language=language), answers
+        )
+        answers = [(q, i, value) for (q, i, _), value in zip(answers, cleaned.values, strict=True)]
+        plan._cleaned.append(cleaned)
         plan._responses.append((participant, answers))
     return plan
 
@@ -471,6 +489,7 @@ def apply_responses(
             )
         }
         answers: list[Answer] = []
+        written: list[Response] = []
         for participant, rows in plan._responses:
             response = existing.get(participant.pk)
             if response is None:
@@ -481,15 +500,19 @@ def apply_responses(
             response.source = SOURCE
             response.imported_by = imported_by
             response.save()
+            written.append(response)
             answers.extend(
                 Answer(response=response, question=q, item=item, value=value)
                 for q, item, value in rows
             )
         Answer.objects.bulk_create(answers)
+        for cleaned in plan._cleaned:
+            cleaned.keep(user=imported_by)  # what each pseudonym replaced, if the study keeps it
         # Long-text answers become survey text documents, in the same transaction.
         publish_survey_texts(
             survey=survey, participants=[p for p, _ in plan._responses], filename=plan.filename
         )
+        attach_mapping(survey, written)
         record(
             survey.study,
             AuditEvent.Action.IMPORT,

@@ -29,6 +29,7 @@ from surveys import forms
 from surveys.distribution import ANONYMOUS_SOURCE, CLOSED, NOT_OPEN, Link, open_link, state
 from surveys.logic import LogicError, references, visible
 from surveys.models import OTHER, Answer, Invitation, Page, Question, Response, Survey
+from surveys.pseudonymise import attach_mapping, clean_answers
 from surveys.services import publish_text_answers
 
 # A respondent posts once per page; far more than that from one link is a script.
@@ -397,19 +398,27 @@ def save(
         response = locked_response(request, opened)
         if response.is_submitted:
             return False
-        response.answers.all().delete()
-        Answer.objects.bulk_create(
-            Answer(response=response, question=by_code[code], item=item, value=value)
+        response.language = language
+        rows = [
+            (by_code[code], item, value)
             for (code, item), value in answers.items()
             if code in by_code
+        ]
+        # Free texts are pseudonymised before they are stored (those stored already were).
+        cleaned = clean_answers(response, rows, stored=response.answers.all())
+        response.answers.all().delete()
+        Answer.objects.bulk_create(
+            Answer(response=response, question=question, item=item, value=value)
+            for (question, item, _given), value in zip(rows, cleaned.values, strict=True)
         )
-        response.language = language
+        cleaned.keep()
         response.page = page
         if submit:
             response.submitted_at = timezone.now()
         response.save()
         if submit:
             publish_text_answers(response)  # long-text answers become a survey text document
+            attach_mapping(response.survey, [response])
     return True
 
 
