@@ -301,6 +301,8 @@ def pages(page: Page, live_server: LiveServer, site: Site) -> list[str]:
         "/studies/demo/exports/cell/?table=crosstab&by=country&row=Concept/negotiability&group=FI",
         "/studies/demo/surveys/post/results/?by=country",
         "/studies/demo/search/?q=explain",
+        # The audit trail with a filter applied (the unfiltered page comes from the URLconf).
+        "/studies/demo/audit/?kind=coding",
     ]
     return list(dict.fromkeys(urls))
 
