@@ -127,7 +127,8 @@ class SpeakerMappingForm(forms.Form):
         groups: dict[int | None, list[tuple[str, str]]] = {}
         names: dict[int | None, str] = {}
         people = (
-            Participant.objects.filter(study=study)
+            Participant.objects.current()
+            .filter(study=study)
             .select_related("workshop")
             .order_by("workshop__code", "code")
         )

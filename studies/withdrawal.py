@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from studies.audit import record
@@ -43,6 +43,7 @@ from studies.models import (
     AuditEvent,
     Document,
     Participant,
+    Pseudonym,
     Recording,
     Sentence,
     Turn,
@@ -84,6 +85,8 @@ class WithdrawalSummary:
     attached: dict[str, int] = field(default_factory=dict)
     values: int = 0
     aliases: int = 0
+    # Kept pseudonym mappings that hold their real names (studies.pseudonymise).
+    pseudonyms: int = 0
     # What the apps built on this one delete ("survey responses": 1, "survey links": 2, ...).
     deleted: dict[str, int] = field(default_factory=dict)
     deleted_documents: list[str] = field(default_factory=list)
@@ -127,6 +130,8 @@ class WithdrawalSummary:
             out.append(f"{plural(self.values, 'variable value')} {verb} deleted.")
         if self.aliases:
             out.append(f"{plural(self.aliases, 'speaker label')} (aliases) {verb} cleared.")
+        if self.pseudonyms:
+            out.append(f"{plural(self.pseudonyms, 'kept pseudonym')} naming them {verb} deleted.")
         for name, n in self.deleted.items():
             if n:
                 out.append(f"{n:,} {name} {verb} deleted.")
@@ -166,6 +171,7 @@ class WithdrawalSummary:
             "attached": self.attached,
             "variable_values": self.values,
             "aliases": self.aliases,
+            "pseudonyms": self.pseudonyms,
             "deleted": self.deleted,
             "deleted_documents": self.deleted_documents,
             "deleted_with_documents": self.deleted_attached,
@@ -236,6 +242,16 @@ def _effects(responses: list[tuple[object, object]]) -> WithdrawalEffects:
     return merged
 
 
+def _their_pseudonyms(participant: Participant) -> QuerySet[Pseudonym]:
+    """The kept pseudonym mappings (studies.pseudonymise) that hold one of their names: what
+    replaced one of their aliases, or what became their code."""
+    code = participant.code
+    names = Q(replacement__in=[code, f"[{code}]"])
+    for alias in participant.alias_list:
+        names |= Q(original__iexact=alias)
+    return Pseudonym.objects.filter(names, study_id=participant.study_id)
+
+
 def withdrawal_preview(participant: Participant) -> WithdrawalSummary:
     """What withdrawing `participant` would do, writing nothing."""
     effects = _effects(withdrawal_previewed.send(sender=Participant, participant=participant))
@@ -246,6 +262,7 @@ def _plan(participant: Participant, effects: WithdrawalEffects) -> WithdrawalSum
     summary = WithdrawalSummary(
         participant=participant.code,
         values=participant.values.count(),
+        pseudonyms=_their_pseudonyms(participant).count(),
         aliases=len(participant.alias_list),
         deleted=dict(effects.counts),
         withdrawn_at=participant.withdrawn_at,
@@ -348,6 +365,7 @@ def withdraw_participant(
             _redact_document(document, summary.spans[document.pk])
         Turn.objects.filter(participant=locked).update(speaker=code[:100])
         locked.values.all().delete()
+        _their_pseudonyms(locked).delete()
         locked.aliases = ""
         locked.withdrawn_at = timezone.now()
         locked.save(update_fields=["aliases", "withdrawn_at"])

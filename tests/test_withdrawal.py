@@ -24,7 +24,14 @@ from exports.frame import analysis_frame, roster_frame
 from exports.qdpx import write_qdpx
 from exports.tables import build_table
 from studies.importers import FileRejected
-from studies.models import AuditEvent, Document, Participant, ParticipantValue, Study
+from studies.models import (
+    AuditEvent,
+    Document,
+    Participant,
+    ParticipantValue,
+    Pseudonym,
+    Study,
+)
 from studies.services import StudyError, import_roster, import_transcripts, update_participant
 from studies.withdrawal import (
     REDACTION_MARK,
@@ -156,12 +163,18 @@ def test_withdrawal_keeps_every_other_codings_text_identical(coded: dict) -> Non
 def test_the_participant_loses_names_and_variables_and_the_event_is_recorded(coded: dict) -> None:
     p01 = coded["p01"]
     assert p01.aliases == "Aino" and ParticipantValue.objects.filter(participant=p01).count() == 2
+    study = coded["study"]
+    for original, replacement in [("Aino", "[P01]"), ("Ainon", "[P01]"), ("Eero", "[P02]")]:
+        Pseudonym.objects.create(
+            study=study, kind="participant", original=original, replacement=replacement
+        )
     summary = withdraw_participant(participant=p01, confirmation="P01")
     p01.refresh_from_db()
     assert p01.withdrawn_at is not None and p01.aliases == ""
     assert not ParticipantValue.objects.filter(participant=p01).exists()
     assert ParticipantValue.objects.filter(participant__code="P02").count() == 2
-    assert (summary.turns, summary.labels, summary.values) == (1, 1, 2)
+    assert (summary.turns, summary.labels, summary.values, summary.pseudonyms) == (1, 1, 2, 2)
+    assert list(Pseudonym.objects.values_list("original", flat=True)) == ["Eero"]
     assert summary.documents == ["FI-1"]
     assert summary.attached == {"codings": 5}
     event = AuditEvent.objects.get(action=AuditEvent.Action.WITHDRAWAL)
