@@ -39,12 +39,18 @@ from studies.models import (
     MemberInvitation,
     Membership,
     Participant,
+    PrivateName,
     Recording,
     Study,
     Variable,
     Workshop,
     language_list,
     validate_language_tag,
+)
+from studies.pseudonymise import (
+    Pseudonymised,
+    add_private_names,
+    private_name_counts,
 )
 from studies.recordings import (
     EXTENSIONS,
@@ -783,6 +789,11 @@ class TranscriptUploadSerializer(serializers.Serializer):
     language = serializers.CharField(required=False)
     mapping = serializers.CharField(required=False, help_text="JSON: {speaker label: code}")
     confirm = serializers.BooleanField(required=False)
+    pseudonymise = serializers.BooleanField(
+        required=False,
+        help_text="Replace personal data (roster names, the private list, e-mail addresses, "
+        "phone numbers, web addresses) as suggested before storing; see docs/privacy.md.",
+    )
 
 
 class RosterImportView(APIView):
@@ -880,6 +891,9 @@ class TranscriptImportView(APIView):
         if errors:
             return Response(errors, status=status.HTTP_400_BAD_REQUEST)
         confirm = truthy(request.query_params.get("confirm")) or truthy(request.data.get("confirm"))
+        pseudonymise = truthy(request.query_params.get("pseudonymise")) or truthy(
+            request.data.get("pseudonymise")
+        )
         try:
             if confirm:
                 outcomes = import_transcripts(
@@ -889,6 +903,7 @@ class TranscriptImportView(APIView):
                     user=request.user,
                     mapping=mapping,
                     language=language,
+                    pseudonymise=pseudonymise,
                 )
                 return Response(
                     {
@@ -902,6 +917,7 @@ class TranscriptImportView(APIView):
                                 "turns": o.turns,
                                 "sentences": o.sentences,
                                 "words": o.words,
+                                **({"pseudonymised": o.pseudonymised} if pseudonymise else {}),
                             }
                             for o in outcomes
                         ],
@@ -909,7 +925,13 @@ class TranscriptImportView(APIView):
                 )
             previews = [
                 preview_transcript(
-                    study=study, workshop=workshop, filename=name, data=data, mapping=mapping
+                    study=study,
+                    workshop=workshop,
+                    filename=name,
+                    data=data,
+                    mapping=mapping,
+                    pseudonymise=pseudonymise,
+                    language=language,
                 )
                 for name, data in files
             ]
@@ -944,9 +966,78 @@ class TranscriptImportView(APIView):
                             for s in p.speakers
                         ],
                         "unmatched": p.unmatched,
+                        **({"pseudonymised": found(p.pseudonymised)} if pseudonymise else {}),
                     }
                     for p in previews
                 ],
+            }
+        )
+
+
+def found(result: Pseudonymised) -> dict[str, object]:
+    """What pseudonymisation found in a previewed file and what it would replace, with
+    offsets into the text as uploaded."""
+    applied = {f.key: f.replacement for f in result.applied}
+    return {
+        "report": result.report(),
+        "findings": [
+            {
+                "start": f.start,
+                "end": f.end,
+                "text": f.text,
+                "kind": f.kind,
+                "replacement": applied.get(f.key, f.replacement),
+                "replaced": f.key in applied,
+                "speaker_label": f.label,
+            }
+            for f in result.findings
+        ],
+    }
+
+
+class PrivateNamesSerializer(serializers.Serializer):
+    names = serializers.ListField(child=serializers.CharField(allow_blank=True))
+    kind = serializers.ChoiceField(choices=PrivateName.Kind.choices, default=PrivateName.Kind.NAME)
+
+
+class PrivateNamesView(APIView):
+    """The study's private list of names for pseudonymisation (owners only). GET gives how
+    many names of each kind it holds (the names themselves are never given back: only their
+    keyed hashes are kept); POST `{"names": [...], "kind": "name"|"place"|"organisation"}`
+    adds names and answers with what changed, or 400 naming the line at fault, adding none."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, slug: str) -> Response:
+        study = get_study_for_user(request.user, slug, min_role=OWNER, archived_ok=True)
+        counts = private_name_counts(study)
+        return Response({"counts": counts, "total": sum(counts.values())})
+
+    @extend_schema(
+        request=PrivateNamesSerializer,
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        study = get_study_for_user(request.user, slug, min_role=OWNER)
+        serializer = PrivateNamesSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            change = add_private_names(
+                study=study,
+                names=serializer.validated_data["names"],
+                kind=serializer.validated_data["kind"],
+                user=request.user,
+                filename="names",
+            )
+        except FileRejected as exc:
+            return Response({"names": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        counts = private_name_counts(study)
+        return Response(
+            {
+                "added": change.added,
+                "already": change.already,
+                "summary": change.summary(),
+                "counts": counts,
+                "total": sum(counts.values()),
             }
         )
 

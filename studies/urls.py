@@ -1,6 +1,6 @@
 from django.urls import path
 
-from studies import views, views_recordings, views_withdrawal
+from studies import views, views_privacy, views_recordings, views_withdrawal
 from studies import views_people as people
 
 app_name = "studies"
@@ -62,6 +62,7 @@ urlpatterns = [
         views_withdrawal.participant_withdraw,
         name="participant_withdraw",
     ),
+    path("studies/<slug:slug>/privacy/", views_privacy.privacy, name="privacy"),
     path("studies/<slug:slug>/members/", views.member_list, name="members"),
     path("studies/<slug:slug>/members/invite/", people.invite, name="invite"),
     path(

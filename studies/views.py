@@ -62,6 +62,7 @@ from studies.services import (
     update_workshop,
 )
 from studies.views_people import member_page
+from studies.views_privacy import personal_data, posted_decisions
 
 OWNER = Membership.Role.OWNER
 PREVIEW_TURNS = 8
@@ -406,26 +407,57 @@ def _review_transcripts(
     request: HttpRequest, study: Study, pending: list[PendingImport]
 ) -> HttpResponse:
     workshop = pending[0].workshop
+    # The web import always pseudonymises: the reviewer's decisions come with the form.
+    post = request.POST if request.method == "POST" else None
+    language = pending[0].language or None
+    decisions, refused = [], []
     try:
-        previews = [
-            preview_transcript(
-                study=study, workshop=workshop, filename=p.filename, data=bytes(p.data)
+        previews = []
+        for index, p in enumerate(pending):
+            preview = preview_transcript(
+                study=study,
+                workshop=workshop,
+                filename=p.filename,
+                data=bytes(p.data),
+                pseudonymise=True,
+                language=language,
             )
-            for p in pending
-        ]
+            chosen, errors = posted_decisions(post, index, preview.pseudonymised.findings)
+            if chosen.each or chosen.kinds:
+                preview = preview_transcript(
+                    study=study,
+                    workshop=workshop,
+                    filename=p.filename,
+                    data=bytes(p.data),
+                    pseudonymise=True,
+                    decisions=chosen,
+                    language=language,
+                )
+            previews.append(preview)
+            decisions.append(chosen)
+            refused.append(errors)
     except FileRejected as exc:
         PendingImport.objects.filter(pk__in=[p.pk for p in pending]).delete()
         messages.error(request, f"Nothing was imported: {exc}")
         return redirect("studies:import", slug=study.slug)
     unmatched = list(dict.fromkeys(label for p in previews for label in p.unmatched))
+    confirm = request.method == "POST" and "confirm" in request.POST
+    # Updating the preview keeps the speakers chosen so far without judging them yet.
     mapping_form = SpeakerMappingForm(
-        request.POST if request.method == "POST" else None,
+        request.POST if confirm else None,
+        initial={k: v for k, v in request.POST.items() if k.startswith("speaker_")},
         labels=unmatched,
         study=study,
         workshop=workshop,
     )
     error = ""
-    if request.method == "POST" and mapping_form.is_valid():
+    bad = sum(len(errors) for errors in refused)
+    if confirm and bad:
+        error = (
+            f"Nothing was imported: {bad} replacement{'s are' if bad > 1 else ' is'} not "
+            "valid (see the marked rows under Personal data)."
+        )
+    elif confirm and mapping_form.is_valid():
         try:
             outcomes = import_transcripts(
                 study=study,
@@ -434,6 +466,8 @@ def _review_transcripts(
                 user=request.user,
                 mapping=mapping_form.mapping(),
                 language=pending[0].language or None,
+                pseudonymise=True,
+                decisions={p.filename: d for p, d in zip(pending, decisions, strict=True)},
             )
         except FileRejected as exc:
             error = f"Nothing was imported: {exc}"
@@ -446,8 +480,9 @@ def _review_transcripts(
         {
             "preview": p,
             "turns": [(t, p.parsed.text[t.start : t.end]) for t in p.parsed.turns[:PREVIEW_TURNS]],
+            "personal": personal_data(index, p.pseudonymised, post, refused[index]),
         }
-        for p in previews
+        for index, p in enumerate(previews)
     ]
     return render(
         request,
