@@ -191,15 +191,17 @@ def _merge(spans: Iterable[Span]) -> list[Span]:
 
 
 def _label_span(text: str, start: int, floor: int, labels: list[str]) -> Span | None:
-    """Where one of `labels` is written between the start of the turn's line (or the end of
-    the turn before, when that is later) and the turn's text: "Aino: ", "[00:01] P03: "."""
-    line_start = max(text.rfind("\n", 0, start) + 1, floor)
-    prefix = text[line_start:start]
+    """Where one of `labels` is last written between the turn before (its end, `floor`) and
+    this turn's text: "Aino: ", "**Aino:** ", "[00:01] P03: ", or a label on a line of its
+    own. Only labels, times and headings sit there, never anyone's speech."""
+    gap = text[floor:start]
+    best: Span | None = None
     for label in labels:
-        found = re.search(re.escape(label), prefix, re.IGNORECASE)
-        if found:
-            return (line_start + found.start(), line_start + found.end())
-    return None
+        for found in re.finditer(re.escape(label), gap, re.IGNORECASE):
+            span = (floor + found.start(), floor + found.end())
+            if best is None or span[1] > best[1] or (span[1] == best[1] and span[0] < best[0]):
+                best = span
+    return best
 
 
 def _offset_models() -> list[tuple[type, str]]:

@@ -41,12 +41,13 @@ from studies.withdrawal import (
 )
 from surveys.distribution import create_links
 from surveys.models import Answer, Invitation, Response
+from surveys.responses_import import import_responses
 from surveys.services import publish_text_answers
 from tests.conftest import ROSTER
 from tests.helpers import client_for
 from tests.test_survey_documents import STORY, submitted
 from tests.test_survey_documents import survey as survey  # a fixture
-from tests.test_transcript_import import FI_TXT
+from tests.test_transcript_import import FI_TXT, GB_SRT, GB_VTT
 
 
 def withdraw_url(study: Study, code: str) -> str:
@@ -213,6 +214,33 @@ def test_a_wrong_confirmation_or_a_second_withdrawal_is_refused(coded: dict) -> 
     assert AuditEvent.objects.filter(action=AuditEvent.Action.WITHDRAWAL).count() == 1
 
 
+def test_every_label_of_theirs_is_redacted_whatever_the_format(
+    roster_study: Study, people: dict[str, User]
+) -> None:
+    """P04 speaks as "Amara" in a WebVTT file and as "Dr. Okafor" in a SubRip one; Callum's
+    words and the facilitator's stay as they were."""
+    gb = roster_study.workshops.get(code="GB-1")
+    outcomes = import_transcripts(
+        study=roster_study,
+        workshop=gb,
+        files=[("GB-1.vtt", GB_VTT.encode()), ("GB-1b.srt", GB_SRT.encode())],
+    )
+    before = {o.document.pk: o.document.text for o in outcomes}
+    summary = withdraw_participant(
+        participant=Participant.objects.get(code="P04"), confirmation="P04"
+    )
+    assert (summary.turns, summary.labels, len(summary.documents)) == (2, 2, 2)
+    for pk, old in before.items():
+        new = Document.objects.get(pk=pk).text
+        assert len(new) == len(old)
+        assert "Amara" not in new and "Okafor" not in new and "bank" not in new
+        assert "doctor" not in new
+        for turn in Document.objects.get(pk=pk).turns.exclude(participant__code="P04"):
+            assert new[turn.start : turn.end] == old[turn.start : turn.end]
+        assert new.startswith("Facilitator: ") and "Callum: " in new
+    assert "█████: ███ ███ ██████" in Document.objects.get(title="GB-1").text
+
+
 # --- Surveys --------------------------------------------------------------------------------
 
 
@@ -246,6 +274,14 @@ def test_survey_answers_links_and_survey_texts_go(coded: dict, survey: object) -
     assert client_for(None).get(f"/s/{token}/").status_code == 404
     assert create_links(survey) == 0
     assert not Invitation.objects.filter(participant__code="P01").exists()
+
+
+def test_a_responses_file_with_their_row_is_refused(coded: dict, survey: object) -> None:
+    withdraw_participant(participant=coded["p01"], confirmation="P01")
+    data = f'id,trust,story\nP02,3,"{STORY}"\nP01,2,\n'.encode()
+    with pytest.raises(FileRejected, match=r"row 3, column 'id': P01 withdrew on \d{4}-"):
+        import_responses(survey=survey, filename="pre.csv", data=data)
+    assert not Response.objects.exists()
 
 
 # --- Exports --------------------------------------------------------------------------------
