@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import hmac
 import re
 import unicodedata
 from collections import Counter
@@ -158,19 +157,20 @@ def _stems(word: str, language: str) -> list[str]:
 
 
 def name_forms(name: str, language: str) -> set[str]:
-    """Every form of a (possibly multi-word) name the matcher looks for, lower-case: the
-    name itself and its last word with each case ending of the language."""
+    """Every form of a (possibly multi-word) name the matcher looks for: the name itself and
+    its last word, lower-case, with each case ending of the language. The other words keep
+    their spelling, so that a tokenizer splits them as it splits the text ("Dr. Okafor")."""
     words = name.split()
     if not words:
         return set()
     head = " ".join(words[:-1])
-    forms = {name.lower()}
+    forms = {name}
     lang = base_language(language)
     for stem in _stems(words[-1], lang):
         tails = {stem} | {stem + ending for ending in _ENDINGS.get(lang, ())}
         if lang == "fi" and stem[-1:] in _VOWELS:
             tails.add(stem + stem[-1] + "n")  # illative: Ainoon, Johannaan
-        forms |= {(head + " " + tail).lower() if head else tail for tail in tails}
+        forms |= {f"{head} {tail}" if head else tail for tail in tails}
     return forms
 
 
@@ -216,11 +216,28 @@ def fold(name: str) -> str:
     return " ".join(name.strip(" \t.,;:!?\"'()[]{}").split())
 
 
-def _digest(study: Study, folded: str) -> str:
-    """A keyed hash of a folded name: without the server's secret key the list cannot be
-    recovered by hashing a dictionary of names."""
-    key = hashlib.sha256(f"colloquy.private-names:{study.pk}:{settings.SECRET_KEY}".encode())
-    return hmac.new(key.digest(), folded.encode(), hashlib.sha256).hexdigest()
+# A word of a name or a text, for the private list: letters and digits, with inner
+# apostrophes and hyphens ("O'Brien", "Anna-Liisa"); "Dr. Okafor" is the two words dr okafor.
+PRIVATE_WORD_RE = re.compile(r"\w+(?:['\u2019-]\w+)*")
+
+
+def private_key(name: str) -> str:
+    """A name as the private list compares it: NFC, case-folded, its words joined by one
+    space. The text's words are compared the same way."""
+    return " ".join(PRIVATE_WORD_RE.findall(unicodedata.normalize("NFC", name).casefold()))
+
+
+@lru_cache(maxsize=64)
+def _study_key(study_pk: int, secret: str) -> bytes:
+    return hashlib.sha256(f"colloquy.private-names:{study_pk}:{secret}".encode()).digest()
+
+
+def _digest(study: Study, key: str) -> str:
+    """A keyed hash (BLAKE2b with a key made of the study and the server's secret key) of a
+    name's `private_key`: without the secret the list cannot be recovered by hashing a
+    dictionary of names."""
+    secret = _study_key(study.pk, settings.SECRET_KEY)
+    return hashlib.blake2b(key.encode(), key=secret, digest_size=32).hexdigest()
 
 
 @dataclass
@@ -254,7 +271,7 @@ def add_private_names(
         )
     folded: dict[str, int] = {}
     for number, raw in enumerate(names, start=1):
-        name = fold(raw)
+        name = private_key(raw)
         if not name:
             continue
         words = len(name.split())
@@ -297,7 +314,7 @@ def private_name_counts(study: Study) -> dict[str, int]:
 def remove_private_name(study: Study, name: str, user: object = None) -> bool:
     """Take one name off the private list, found by hashing it as it was added (so the owner
     types it again); True when it was on the list."""
-    folded = fold(name)
+    folded = private_key(name)
     if not folded:
         return False
     with transaction.atomic():
@@ -395,15 +412,19 @@ def _entity_pipeline(language: str) -> Language | None:
 def _participant_names(
     study: Study, workshop: Workshop | None
 ) -> dict[str, tuple[str, Participant | None]]:
-    """Each participant name (alias, folded) and what replaces it: the participant's code,
-    or [NAME] when the name is shared and the workshop does not settle whose it is."""
+    """Each participant name (an alias, as first written) and what replaces it: the
+    participant's code, or [NAME] when the name is shared and the workshop does not settle
+    whose it is."""
     owners: dict[str, list[Participant]] = {}
+    spelling: dict[str, str] = {}
     for participant in study.participants.filter(withdrawn_at__isnull=True):
         for alias in participant.alias_list:
             if fold(alias) and fold(alias) != fold(participant.code):
                 owners.setdefault(fold(alias), []).append(participant)
+                spelling.setdefault(fold(alias), alias)
     names = {}
-    for name, people in owners.items():
+    for folded, people in owners.items():
+        name = spelling[folded]
         local = [p for p in people if workshop is not None and p.workshop_id == workshop.pk]
         one = local[0] if len(local) == 1 else people[0] if len(people) == 1 else None
         names[name] = (f"[{one.code}]" if one else "[NAME]", one)
@@ -421,18 +442,16 @@ def find_personal_data(
     """Everything in `text` that looks like personal data, in text order, without overlaps
     (where two overlap, the longer wins; the earlier at equal length). `labels` are the spans
     of speaker labels in the text: a finding exactly on one is marked `label`."""
-    languages = list(dict.fromkeys([*(study.language_list or []), language or study.language]))
+    language = language or study.language
+    languages = tuple(dict.fromkeys(base_language(tag) for tag in [*study.language_list, language]))
     found: list[Finding] = []
 
     names = _participant_names(study, workshop)
-    for lang in languages:
-        nlp = _tokenizer(lang)
-        doc = nlp.make_doc(text)
-        if names:
-            found += _roster_findings(nlp, doc, names, lang)
-        found += _private_findings(study, doc, lang)
+    if names:
+        found += _roster_findings(_tokenizer(language), text, names, languages)
+    found += _private_findings(study, text, languages)
     found += _pattern_findings(text)
-    found += _model_findings(text, language or study.language)
+    found += _model_findings(text, language)
 
     label_spans = set(labels)
     chosen: list[Finding] = []
@@ -448,52 +467,100 @@ def find_personal_data(
 
 
 def _roster_findings(
-    nlp: Language, doc: object, names: dict[str, tuple[str, Participant | None]], lang: str
+    nlp: Language,
+    text: str,
+    names: dict[str, tuple[str, Participant | None]],
+    languages: tuple[str, ...],
 ) -> list[Finding]:
-    matcher = _phrase_matcher(nlp, tuple(sorted(names)), lang)
+    """The participants' names in `text`. Only the lines where a name's first letters occur
+    are tokenised and matched (names are rare in a transcript; tokenising all of it is what
+    costs)."""
+    key = tuple(sorted(names))
+    matcher = _phrase_matcher(nlp, key, languages)
     found = []
-    for match_id, start, end in matcher(doc):
-        span = doc[start:end]
-        name = nlp.vocab.strings[match_id]
-        found.append(
-            Finding(
-                span.start_char, span.end_char, span.text, PARTICIPANT, names[name][0], "roster"
+    for line_start, line_end in _candidate_lines(text, _name_prefixes(key)):
+        doc = nlp.make_doc(text[line_start:line_end])
+        for match_id, start, end in matcher(doc):
+            span = doc[start:end]
+            name = nlp.vocab.strings[match_id]
+            found.append(
+                Finding(
+                    line_start + span.start_char,
+                    line_start + span.end_char,
+                    span.text,
+                    PARTICIPANT,
+                    names[name][0],
+                    "roster",
+                )
             )
-        )
     return found
 
 
 @lru_cache(maxsize=64)
-def _phrase_matcher(nlp: Language, names: tuple[str, ...], lang: str) -> PhraseMatcher:
-    """One matcher per set of names and language (a study's roster changes rarely, and a
-    matcher with its patterns is the costly part)."""
+def _name_prefixes(names: tuple[str, ...]) -> re.Pattern[str]:
+    """Where a name may start: the first three letters of each (case-insensitive), which
+    every inflected form keeps."""
+    prefixes = sorted({name.split()[0][:3].casefold() for name in names if name.split()})
+    return re.compile("|".join(re.escape(p) for p in prefixes), re.IGNORECASE)
+
+
+def _candidate_lines(text: str, prefixes: re.Pattern[str]) -> list[tuple[int, int]]:
+    lines: list[tuple[int, int]] = []
+    for match in prefixes.finditer(text):
+        if lines and match.start() < lines[-1][1]:
+            continue
+        start = text.rfind("\n", 0, match.start()) + 1
+        end = text.find("\n", match.end())
+        lines.append((start, len(text) if end < 0 else end))
+    return lines
+
+
+@lru_cache(maxsize=64)
+def _phrase_matcher(
+    nlp: Language, names: tuple[str, ...], languages: tuple[str, ...]
+) -> PhraseMatcher:
+    """One matcher per set of names, tokenizer and study languages (a study's roster changes
+    rarely, and a matcher with its patterns is the costly part): each name in its forms in
+    every language the study uses, so a Finnish name in an English transcript is found too."""
     matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
     for name in names:
-        matcher.add(name, [nlp.make_doc(form) for form in name_forms(name, lang)])
+        forms = set().union(*(name_forms(name, lang) for lang in languages))
+        matcher.add(name, [nlp.make_doc(form) for form in sorted(forms)])
     return matcher
 
 
-def _private_findings(study: Study, doc: object, lang: str) -> list[Finding]:
+def _private_findings(study: Study, text: str, languages: tuple[str, ...]) -> list[Finding]:
+    """The private list's names in `text`: every run of as many words as a listed name has,
+    its last word in each of its possible base forms, hashed as the list was."""
     kinds, lengths = _private_lookup(study)
     if not kinds:
         return []
-    words = [token for token in doc if not token.is_space and not token.is_punct]
+    # Offsets come from the text itself: case-folding may change a word's length ("ß").
+    matches = list(PRIVATE_WORD_RE.finditer(text))
+    folded = [m.group().casefold() for m in matches]
+    looked: dict[str, str | None] = {}
     found = []
     for n in sorted(lengths, reverse=True):
-        for i in range(len(words) - n + 1):
-            window = words[i : i + n]
-            head = " ".join(fold(t.text) for t in window[:-1])
-            for base in base_forms(fold(window[-1].text), lang):
-                candidate = f"{head} {base}" if head else base
-                kind = kinds.get(_digest(study, candidate))
+        for i in range(len(folded) - n + 1):
+            head = " ".join(folded[i : i + n - 1]) + " " if n > 1 else ""
+            for base in _bases(folded[i + n - 1], languages):
+                candidate = head + base
+                kind = looked.get(candidate, "")
+                if kind == "":
+                    kind = looked[candidate] = kinds.get(_digest(study, candidate))
                 if kind:
-                    start, end = window[0].idx, window[-1].idx + len(window[-1].text)
+                    start, end = matches[i].start(), matches[i + n - 1].end()
                     replacement = KINDS[kind][1]
                     found.append(
-                        Finding(start, end, doc.text[start:end], kind, replacement, "private list")
+                        Finding(start, end, text[start:end], kind, replacement, "private list")
                     )
                     break
     return found
+
+
+@lru_cache(maxsize=50_000)
+def _bases(word: str, languages: tuple[str, ...]) -> frozenset[str]:
+    return frozenset().union(*(base_forms(word, lang) for lang in languages))
 
 
 def _model_findings(text: str, language: str) -> list[Finding]:
