@@ -50,6 +50,7 @@ from studies.models import (
 )
 from studies.nlp import count_words
 from studies.signals import WithdrawalEffects, participant_withdrawn, withdrawal_previewed
+from studies.spans import SpanIndex
 from studies.wording import plural
 
 REDACTION_MARK = "\u2588"  # FULL BLOCK
@@ -219,15 +220,15 @@ def _offset_models() -> list[tuple[type, str]]:
 
 
 def _attached_to(spans: dict[int, list[Span]]) -> dict[str, int]:
-    """How many rows of each offset model overlap the spans, by verbose name."""
+    """How many rows of each offset model overlap the spans, by verbose name (one query per
+    model, however many turns)."""
+    indexes = {document_id: SpanIndex.of(merged) for document_id, merged in spans.items()}
     counts: dict[str, int] = {}
     for model, fk in _offset_models():
-        n = 0
-        for document_id, document_spans in spans.items():
-            overlap = Q()
-            for start, end in document_spans:
-                overlap |= Q(start__lt=end, end__gt=start)
-            n += model._default_manager.filter(overlap, **{f"{fk}_id": document_id}).count()
+        rows = model._default_manager.filter(**{f"{fk}_id__in": list(spans)}).values_list(
+            f"{fk}_id", "start", "end"
+        )
+        n = sum(1 for document_id, start, end in rows if indexes[document_id].overlaps(start, end))
         if n:
             meta = model._meta
             counts[str(meta.verbose_name if n == 1 else meta.verbose_name_plural)] = n

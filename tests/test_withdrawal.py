@@ -241,6 +241,36 @@ def test_every_label_of_theirs_is_redacted_whatever_the_format(
     assert "█████: ███ ███ ██████" in Document.objects.get(title="GB-1").text
 
 
+def test_a_long_interview_is_redacted_turn_by_turn(
+    roster_study: Study, people: dict[str, User]
+) -> None:
+    """1,500 turns each: every one of Aino's is redacted with its label, and each of Eero's
+    coded turns keeps its text."""
+    fi = roster_study.workshops.get(code="FI-1")
+    lines = [f"Aino: kohta {n} minun.\nEero: vastaus {n} hänen." for n in range(1500)]
+    [outcome] = import_transcripts(
+        study=roster_study, workshop=fi, files=[("long.txt", "\n".join(lines).encode())]
+    )
+    document = outcome.document
+    code = Code.objects.create(study=roster_study, name="accuracy")
+    turns = list(document.turns.order_by("seq"))
+    apply_codings(
+        user=people["bob"],
+        spans=[CodingSpan(document.pk, code.pk, t.start, t.end) for t in turns],
+        study=roster_study,
+    )
+    before = excerpts(document)
+    summary = withdraw_participant(
+        participant=Participant.objects.get(code="P01"), confirmation="P01"
+    )
+    assert (summary.turns, summary.labels, summary.attached) == (1500, 1500, {"codings": 1500})
+    after = excerpts(document)
+    kept = [pk for pk, (_s, _e, text) in before.items() if "hänen" in text]
+    assert len(kept) == 1500 and all(after[pk] == before[pk] for pk in kept)
+    text = Document.objects.get(pk=document.pk).text
+    assert "Aino" not in text and "minun" not in text and text.count("Eero: ") == 1500
+
+
 # --- Surveys --------------------------------------------------------------------------------
 
 
