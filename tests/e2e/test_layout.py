@@ -181,7 +181,9 @@ def site(transactional_db: None, media_root: object) -> Site:
         workshop=workshop,
         language="en",
         filename=f"{workshop.code}-again.txt",
-        data=b"Facilitator: A second session.\nGuest: May I say something?\n",
+        # Personal data, so that the review's findings table is walked too.
+        data=b"Facilitator: A second session.\nGuest: May I say something? Write to "
+        b"guest@example.org or call 0161 496 0000.\n",
     )
     # A REFI-QDA project waiting for Alice's confirmation: its preview is a page too.
     project = PendingImport.objects.create(
