@@ -417,7 +417,7 @@ def _participant_names(
     whose it is."""
     owners: dict[str, list[Participant]] = {}
     spelling: dict[str, str] = {}
-    for participant in study.participants.filter(withdrawn_at__isnull=True):
+    for participant in study.participants.current():
         for alias in participant.alias_list:
             if fold(alias) and fold(alias) != fold(participant.code):
                 owners.setdefault(fold(alias), []).append(participant)

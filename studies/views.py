@@ -69,6 +69,11 @@ PREVIEW_TURNS = 8
 PENDING_LIFETIME = timedelta(days=1)
 
 
+# Counted in a study's or workshop's participants: those who have not withdrawn (the rule is
+# Participant.objects.current(); this is the same condition seen from a study or workshop).
+CURRENT = Q(participants__withdrawn_at__isnull=True)
+
+
 @login_required
 def study_list(request: HttpRequest) -> HttpResponse:
     studies = (
@@ -76,7 +81,7 @@ def study_list(request: HttpRequest) -> HttpResponse:
         .filter(archived_at__isnull=True)
         .annotate(
             n_workshops=Count("workshops", distinct=True),
-            n_participants=Count("participants", distinct=True),
+            n_participants=Count("participants", filter=CURRENT, distinct=True),
             n_documents=Count("documents", distinct=True),
         )
         .order_by("name")
@@ -94,7 +99,7 @@ def study_list(request: HttpRequest) -> HttpResponse:
 def overview(request: HttpRequest, slug: str) -> HttpResponse:
     study = get_study_for_user(request.user, slug)
     workshops = study.workshops.annotate(
-        n_participants=Count("participants", distinct=True),
+        n_participants=Count("participants", filter=CURRENT, distinct=True),
         n_documents=Count("documents", distinct=True),
     )
     words = dict(
@@ -104,7 +109,11 @@ def overview(request: HttpRequest, slug: str) -> HttpResponse:
     )
     speaking = dict(
         study.workshops.annotate(
-            n=Count("participants", filter=Q(participants__turns__isnull=False), distinct=True)
+            n=Count(
+                "participants",
+                filter=CURRENT & Q(participants__turns__isnull=False),
+                distinct=True,
+            )
         ).values_list("pk", "n")
     )
     rows = [(w, words.get(w.pk) or 0, speaking.get(w.pk, 0)) for w in workshops]
@@ -112,7 +121,8 @@ def overview(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "study": study,
         "rows": rows,
-        "n_participants": study.participants.count(),
+        "n_participants": study.participants.current().count(),
+        "n_withdrawn": study.participants.withdrawn().count(),
         "n_documents": totals["n"],
         "n_words": totals["words"] or 0,
         "variables": study.variables.all(),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 
 import pytest
@@ -484,3 +485,22 @@ def test_the_pages_ask_for_the_code_and_show_the_withdrawn_state(
     listing = alice.get(reverse("studies:participants", args=[study.slug])).content.decode()
     assert f"withdrawn on {day}" in listing
     assert alice.get(confirm).status_code == 302
+
+
+def test_the_overview_counts_only_current_participants_and_says_who_withdrew(
+    roster_study, people
+) -> None:
+    from django.urls import reverse
+
+    from studies.withdrawal import withdraw_participant
+    from tests.helpers import client_for
+
+    participant = roster_study.participants.get(code="P05")
+    withdraw_participant(participant=participant, confirmation="P05")
+    page = client_for(people["alice"]).get(reverse("studies:overview", args=[roster_study.slug]))
+    text = " ".join(page.content.decode().split())
+    assert "<dt>Participants</dt><dd>4 (1 withdrew)</dd>" in text
+    listed = client_for(people["alice"]).get(reverse("studies:list")).content.decode()
+    # The study's row: its workshops (2), participants (4), documents (0).
+    cells = re.findall(r'<td class="num">([^<]*)</td>', listed)
+    assert cells[:3] == ["2", "4", "0"]
