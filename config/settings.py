@@ -187,6 +187,9 @@ WHITENOISE_AUTOREFRESH = DEBUG
 COLLOQUY_MAX_UPLOAD_BYTES = envint("COLLOQUY_MAX_UPLOAD_MB", "20") * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = COLLOQUY_MAX_UPLOAD_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = COLLOQUY_MAX_UPLOAD_BYTES + 1024 * 1024
+# The pseudonymisation review posts two fields per finding (replace?, replacement), and a batch
+# of long transcripts can hold thousands of findings; Django's default stops at 1,000 fields.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 20_000
 
 # Recordings (a transcript's audio or video): the largest accepted. An upload larger than
 # FILE_UPLOAD_MAX_MEMORY_SIZE is streamed to a temporary file (in FILE_UPLOAD_TEMP_DIR, or the

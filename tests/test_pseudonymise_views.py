@@ -249,6 +249,19 @@ def test_many_findings_fold_into_their_kinds(study: Study, alice: Client) -> Non
     assert "open" not in emails  # folded: the summary gives the counts
 
 
+def test_a_review_with_hundreds_of_findings_can_be_imported(study: Study, alice: Client) -> None:
+    """Two fields a finding: 600 findings post over Django's default limit of 1,000 fields."""
+    lines = [f"Callum: Write to person{n}@example.org today.\n" for n in range(600)]
+    review_url = upload(alice, study, "GB-1", "GB-1.txt", "".join(lines))
+    review = alice.get(review_url)
+    data = form_state(review)
+    assert len(data) > 1000
+    done = alice.post(review_url, {**data, "confirm": "1"})
+    assert done.status_code == 302
+    stored = Document.objects.get(study=study).text
+    assert "@example.org" not in stored and stored.count("[EMAIL]") == 600
+
+
 # --- The privacy page ---------------------------------------------------------------------
 
 
