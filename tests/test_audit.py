@@ -125,6 +125,9 @@ def test_the_page_lists_each_kind_of_action_with_its_person_and_channel(
     call_command("import_survey", "--study=adm", str(tmp_path / "pre.xlsx"), stdout=io.StringIO())
     # Withdrawal (command): P03 withdraws.
     call_command("withdraw", "--study=adm", "P03", "--yes", stdout=io.StringIO())
+    # Privacy (page): a name on the private list.
+    privacy = reverse("studies:privacy", args=["adm"])
+    alice.post(privacy, {"action": "add", "names": "Leena Salo", "kind": "name"})
 
     rows = page_rows(alice)
 
@@ -141,6 +144,7 @@ def test_the_page_lists_each_kind_of_action_with_its_person_and_channel(
     assert_listed(rows, "alice", "Web", "Members and roles", "Changed victor's role from viewer")
     assert_listed(rows, "—", "Command", "Survey", "Imported the survey pre_workshop from pre.xlsx")
     assert_listed(rows, "—", "Command", "Withdrawal", "P03")
+    assert_listed(rows, "alice", "Web", "Privacy", "Added 1 name to the private list")
     # Newest first; the coding line sits among the events by the time of its latest coding.
     times = [e.created_at for e in AuditEvent.objects.filter(study=roster_study)]
     assert rows[0][3] == AuditEvent.objects.filter(study=roster_study).first().summary
