@@ -236,8 +236,12 @@ def layer_choices(access: Access) -> list[str]:
 
 class CodingQuerySet(models.QuerySet["Coding"]):
     def coder_layer(self) -> CodingQuerySet:
-        """Every coder's own codings, the consensus left out."""
-        return self.filter(consensus=False)
+        """Every person's own codings: the consensus and the machine layers left out."""
+        return self.filter(consensus=False, coder__machine_coder__isnull=True)
+
+    def machine_layer(self) -> CodingQuerySet:
+        """What models suggested: the codings of machine coders' accounts (MachineCoder)."""
+        return self.filter(consensus=False, coder__machine_coder__isnull=False)
 
     def consensus_layer(self) -> CodingQuerySet:
         return self.filter(consensus=True)
@@ -252,7 +256,8 @@ class CodingQuerySet(models.QuerySet["Coding"]):
         if name == "mine":
             return self.coder_layer().filter(coder=user)
         if isinstance(name, int):
-            return self.coder_layer().filter(coder_id=name)
+            # One coder's layer, a machine's included: it is compared like anyone's.
+            return self.filter(consensus=False, coder_id=name)
         raise ValueError(f"unknown layer {name!r}: use mine, all, consensus or a coder's id")
 
     def visible_to(self, access: Access) -> CodingQuerySet:
@@ -539,3 +544,93 @@ class AdjudicationDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_decision_display()} for {self.code} [{self.start}:{self.end}]"
+
+
+class MachineCoder(models.Model):
+    """A model that suggests codes, treated as one more coder: it has an account of its own, its
+    suggestions are that account's codings (a layer no person's work is mixed into), and its
+    agreement with the people is measured as between people. One row per engine, model and
+    version: retraining makes a new version, so each layer says what made it."""
+
+    class Engine(models.TextChoices):
+        LEARNED = "learned", "Learned from this study"
+        LLM = "llm", "Large language model"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="machine_coders")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="machine_coder"
+    )
+    engine = models.CharField(max_length=10, choices=Engine.choices)
+    model_name = models.CharField(max_length=200, help_text="The learner or the LLM's model id.")
+    version = models.PositiveIntegerField()
+    trained_on = models.CharField(
+        max_length=150, blank=True, help_text="The layer it learned from: consensus or a coder."
+    )
+    prompt_version = models.CharField(max_length=20, blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(
+        default=dict, blank=True, help_text="Cross-validated agreement, precision and coverage."
+    )
+    # The fitted learned model (the study's own data only), so that suggesting needs no training.
+    artefact = models.BinaryField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "engine", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "engine", "model_name", "version"], name="machinecoder_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        source = f", from {self.trained_on}" if self.trained_on else ""
+        return f"{self.get_engine_display()} {self.model_name} v{self.version}{source}"
+
+
+class MachineScore(models.Model):
+    """How sure the machine was of one of its codings (0..1): suggestions are offered least
+    certain first, and precision and coverage are read over a threshold."""
+
+    coding = models.OneToOneField(
+        Coding, on_delete=models.CASCADE, primary_key=True, related_name="machine_score"
+    )
+    confidence = models.FloatField()
+
+    def __str__(self) -> str:
+        return f"{self.coding_id}: {self.confidence:.2f}"
+
+
+class TrainingExample(models.Model):
+    """A coder steering the learned engine: "more like this" on a coding (positive) or "not
+    this" on a suggestion (negative) for a code on a span; used in the next training."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="training_examples")
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="+")
+    code = models.ForeignKey(Code, on_delete=models.CASCADE, related_name="training_examples")
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    positive = models.BooleanField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document", "code", "start", "end", "user"], name="trainingexample_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(start__gte=0) & Q(start__lt=F("end")), name="trainingexample_span"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{'+' if self.positive else '-'} {self.code} [{self.start}:{self.end}]"

@@ -66,6 +66,11 @@ class Study(models.Model):
     blind_coding = models.BooleanField(
         default=False, help_text="Coders see only their own codings while this is on."
     )
+    llm_suggestions = models.BooleanField(
+        default=False,
+        help_text="Let the configured large language model suggest codes: the study's "
+        "pseudonymised text and codebook are sent to it.",
+    )
     keep_pseudonyms = models.BooleanField(
         default=False,
         help_text="Keep which real name each pseudonym replaced (owners only). Off: the "
