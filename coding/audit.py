@@ -43,7 +43,8 @@ def coding_activity(study: Study, filters: AuditFilters) -> list[CodingActivity]
     days), newest first, in one query."""
     if filters.kind and filters.kind != AuditEvent.Action.CODING:
         return []
-    codings = Coding.objects.filter(document__study=study)
+    # Machine suggestions are not coding: each run of a model is an event of its own.
+    codings = Coding.objects.filter(document__study=study).by_people()
     if filters.person:
         codings = codings.filter(coder__username=filters.person)
     codings = codings.annotate(day=TruncDate("created_at"))

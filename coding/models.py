@@ -239,6 +239,11 @@ class CodingQuerySet(models.QuerySet["Coding"]):
         """Every person's own codings: the consensus and the machine layers left out."""
         return self.filter(consensus=False, coder__machine_coder__isnull=True)
 
+    def by_people(self) -> CodingQuerySet:
+        """Every person's codings and the consensus: what was coded, machine suggestions
+        left out (they are not codings until a person accepts them)."""
+        return self.filter(coder__machine_coder__isnull=True)
+
     def machine_layer(self) -> CodingQuerySet:
         """What models suggested: the codings of machine coders' accounts (MachineCoder)."""
         return self.filter(consensus=False, coder__machine_coder__isnull=False)

@@ -404,6 +404,7 @@ def write_qdpx(study: Study) -> tuple[bytes, ExportCounts]:
 
     codings = list(
         Coding.objects.filter(document__study=study)
+        .by_people()
         .order_by("document_id", "start", "end", "consensus", "coder_id", "code_id")
         .values_list(
             "pk", "document_id", "code_id", "coder_id", "start", "end", "consensus", "created_at"
@@ -411,7 +412,7 @@ def write_qdpx(study: Study) -> tuple[bytes, ExportCounts]:
     )
     user_ids = {row[3] for row in codings if not row[6]} | {m["author_id"] for m in memos}
     user_ids |= set(
-        Membership.objects.filter(study=study)
+        Membership.objects.filter(study=study, user__machine_coder__isnull=True)
         .exclude(role=Membership.Role.VIEWER)
         .values_list("user_id", flat=True)
     )

@@ -25,6 +25,7 @@ def codings_on_words(access: Access, participant: Participant) -> object:
     )
     return (
         Coding.objects.filter(document__study=access.study)
+        .by_people()
         .visible_to(access)
         .filter(Exists(spoken))
     )
