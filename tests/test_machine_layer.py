@@ -99,3 +99,21 @@ def test_a_project_export_holds_no_machine_layer(
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         project = archive.read("project.qde").decode()
     assert machine.user.username not in project
+
+
+def test_blind_coders_are_offered_nothing_learned_from_peoples_codings(
+    document: Document, negotiability: Code, people: dict[str, User]
+) -> None:
+    study = document.study
+    (a, b), (c, d) = sentences(document, 2)
+    learned = new_machine_coder(study, "learned", "tfidf-logreg", trained_on="consensus")
+    write_suggestions(learned, document, [Suggested(negotiability.pk, a, b, 0.6)])
+    llm = new_machine_coder(study, "llm", "some-model")
+    write_suggestions(llm, document, [Suggested(negotiability.pk, c, d, 0.6)])
+    assert len(machine_suggestions(document, user=people["bob"])) == 2
+    study.blind_coding = True
+    study.save()
+    document.study.refresh_from_db()
+    offered = machine_suggestions(document, user=people["bob"])
+    assert [s.start for s in offered] == [c]  # the LLM's only: it learned from no one
+    assert len(machine_suggestions(document, user=people["alice"])) == 2  # owners see all

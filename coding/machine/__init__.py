@@ -22,6 +22,7 @@ from django.db.models import Max
 
 from coding.models import Coding, MachineCoder, MachineScore, SuggestionDecision, TrainingExample
 from coding.services import CodingSpan, apply_codings
+from studies.access import Access, role_in
 from studies.models import Document, Membership, Study
 
 
@@ -118,8 +119,16 @@ class MachineSuggestion:
 def machine_suggestions(document: Document, *, user: object) -> list[MachineSuggestion]:
     """What the study's current machine coders suggest in `document` for `user`, the least
     certain first (the most useful to check): left out are spans the user already coded with
-    that code (any overlap) and spans they already decided on."""
-    machines = {m.user_id: m for m in current_machine_coders(document.study)}
+    that code (any overlap) and spans they already decided on. While the study codes blind, a
+    coder is offered nothing learned from people's codings (the blind-coding rule,
+    `Access.sees_others`): a model trained on a layer would show its judgements."""
+    study = document.study
+    access = Access(study, user, role_in(study, user))
+    machines = {
+        m.user_id: m
+        for m in current_machine_coders(study)
+        if access.sees_others or not m.trained_on
+    }
     if not machines:
         return []
     rows = list(
