@@ -385,8 +385,30 @@ class SuggestionDecisionViewSet(viewsets.GenericViewSet):
                 end=span.end,
                 defaults={"verdict": data["verdict"]},
             )
+            if data["verdict"] == SuggestionDecision.Verdict.REJECTED:
+                not_this(request.user, span)
         return Response(
             {"verdict": data["verdict"], "coding": coding_data}, status=status.HTTP_201_CREATED
+        )
+
+
+def not_this(user: object, span: CodingSpan) -> None:
+    """Rejecting a machine's suggestion is also "not this" for the learned engine's next
+    training (`coding.machine.steer`)."""
+    from coding.machine import steer
+
+    suggested = Coding.objects.machine_layer().filter(
+        document_id=span.document, code_id=span.code, start=span.start, end=span.end
+    )
+    if suggested.exists():
+        document = Document.objects.get(pk=span.document)
+        steer(
+            user=user,
+            document=document,
+            code_id=span.code,
+            start=span.start,
+            end=span.end,
+            positive=False,
         )
 
 

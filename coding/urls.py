@@ -1,6 +1,6 @@
 from django.urls import path
 
-from coding.views import codebook, queue, reliability, search, workbench
+from coding.views import codebook, machine, queue, reliability, search, workbench
 
 app_name = "coding"
 
@@ -51,4 +51,9 @@ urlpatterns = [
         reliability.side_by_side,
         name="side_by_side",
     ),
+    # machine coding (coding/views/machine.py)
+    path(S + "machine/", machine.machine_page, name="machine"),
+    path(S + "machine/train/", machine.machine_train, name="machine_train"),
+    path(S + "machine/suggest/", machine.machine_suggest, name="machine_suggest"),
+    path(S + "machine/llm/", machine.machine_llm, name="machine_llm"),
 ]

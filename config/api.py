@@ -12,6 +12,12 @@ from coding.api import (
     bulk_codings,
     reliability,
 )
+from coding.api_machine import (
+    MachineListView,
+    MachineSteerView,
+    MachineSuggestView,
+    MachineTrainView,
+)
 from exports.api import export_cell, export_file, export_table
 from exports.api_audit import audit_trail
 from exports.api_qdpx import QdcView, QdpxView
@@ -91,5 +97,17 @@ urlpatterns = [
     path("studies/<slug:slug>/qdpx/", QdpxView.as_view(), name="study-qdpx"),
     path("studies/<slug:slug>/qdc/", QdcView.as_view(), name="study-qdc"),
     path("studies/<slug:slug>/audit/", audit_trail, name="study-audit"),
+    path("studies/<slug:slug>/machine/", MachineListView.as_view(), name="study-machine"),
+    path(
+        "studies/<slug:slug>/machine/train/", MachineTrainView.as_view(), name="study-machine-train"
+    ),
+    path(
+        "studies/<slug:slug>/machine/suggest/",
+        MachineSuggestView.as_view(),
+        name="study-machine-suggest",
+    ),
+    path(
+        "studies/<slug:slug>/machine/steer/", MachineSteerView.as_view(), name="study-machine-steer"
+    ),
     *router.urls,
 ]

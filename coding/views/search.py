@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_countries import countries
 
+from coding.machine import machine_suggestions
 from coding.models import Code, code_paths
 from coding.search import (
     DEFAULT_LIMIT,
@@ -258,12 +259,24 @@ def suggestions_json(request: HttpRequest, slug: str, document_id: int) -> JsonR
     rather than an error: they may read the document, and there is nothing they could accept."""
     document = get_document_for_user(request.user, slug, document_id)
     if document.study.user_role == Membership.Role.VIEWER:
-        return JsonResponse({"suggestions": []})
+        return JsonResponse({"suggestions": [], "machine": []})
     found = suggestions(document, user=request.user)
     return JsonResponse(
         {
             "suggestions": [
                 {"code": s.code_id, "start": s.start, "end": s.end, "text": s.text} for s in found
-            ]
+            ],
+            # The machine coders' suggestions, the least certain first (coding.machine).
+            "machine": [
+                {
+                    "code": s.code_id,
+                    "start": s.start,
+                    "end": s.end,
+                    "text": s.text,
+                    "confidence": round(s.confidence, 3),
+                    "machine": s.machine,
+                }
+                for s in machine_suggestions(document, user=request.user)
+            ],
         }
     )

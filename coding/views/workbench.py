@@ -89,6 +89,8 @@ def workbench(request: HttpRequest, slug: str, document_id: int) -> HttpResponse
             "memos": reverse("memo-list"),
             "decisions": reverse("suggestion-list"),
             "suggestions": _suggestions_url(study.slug, document.pk),
+            # "More like this" on a coding: a training example for the learned engine.
+            "steer": reverse("study-machine-steer", args=[study.slug]) if can_code else "",
         },
         "csrf": get_token(request),
         "study": study.slug,

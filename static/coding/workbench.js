@@ -400,7 +400,9 @@ function drawTurn(turn) {
       const starting = sugOver.filter((s) => s.start === a);
       if (starting.length) {
         mark.classList.add("wb-sug-start");
-        mark.dataset.sugLabel = starting.map((s) => codes.get(s.code)?.name || "?").join(", ");
+        mark.dataset.sugLabel = starting
+          .map((s) => `${codes.get(s.code)?.name || "?"}${s.machine ? ` ${percent(s.confidence)}` : ""}`)
+          .join(", ");
       }
       if (sugOver.some((s) => s.end === b)) mark.classList.add("wb-sug-end");
       for (const s of sugOver) names.push(`suggested: ${codes.get(s.code)?.name || "?"}`);
@@ -461,9 +463,11 @@ function drawMargin(turn, items, sugs) {
     chip.style.setProperty("--sug", code?.colour || "#777777");
     const name = document.createElement("span");
     name.className = "wb-chip-name";
-    name.textContent = `Suggested: ${code?.name || "?"}`;
+    name.textContent = `Suggested: ${code?.name || "?"}${s.machine ? ` ${percent(s.confidence)}` : ""}`;
     chip.append(name);
-    chip.title = `${code?.path || "?"}: “${quote(s.start, s.end)}” (accept or reject)`;
+    if (s.machine) chip.classList.add("wb-chip-machine");
+    const by = s.machine ? ` (${s.machine}, ${percent(s.confidence)} sure)` : "";
+    chip.title = `${code?.path || "?"}: “${quote(s.start, s.end)}”${by} (accept or reject)`;
     chips.append(chip);
   }
   turn.margin.replaceChildren(chips);
@@ -488,6 +492,11 @@ function readOnlyReason() {
 
 function codeName(id) {
   return codes.get(id)?.name || "that code";
+}
+
+// A machine's confidence (0..1) as a whole percentage.
+function percent(value) {
+  return `${Math.round(Number(value || 0) * 100)}%`;
 }
 
 // Run `work` after every earlier change has been answered. `work` throws to report a failure.
@@ -766,6 +775,22 @@ function decide(suggestion, verdict) {
       flush();
     },
   );
+}
+
+// "More like this": the coding becomes a positive example for the learned engine's next training.
+function moreLikeThis(coding, control) {
+  control.disabled = true;
+  const label = `${codeName(coding.code)} on “${quote(coding.start, coding.end)}”`;
+  enqueue(async () => {
+    await api("POST", data.urls.steer, {
+      document: data.document.id,
+      code: coding.code,
+      start: coding.start,
+      end: coding.end,
+      positive: true,
+    });
+    say(`Noted: more like ${label} in the next training.`, "ok");
+  });
 }
 
 async function saveMemo(coding, text, button) {
@@ -1185,6 +1210,11 @@ function codingItem(coding) {
     remove.classList.add("danger");
     recode.disabled = remove.disabled = coding.id === null;
     actions.append(recode, remove);
+    if (data.urls.steer && !coding.consensus) {
+      const more = button("More like this", () => moreLikeThis(coding, more));
+      more.disabled = coding.id === null;
+      actions.append(more);
+    }
     li.append(actions);
 
     const field = document.createElement("div");
@@ -1271,6 +1301,12 @@ function suggestionItem(suggestion) {
     head.append(path);
   }
   li.append(head);
+  if (suggestion.machine) {
+    const meta = document.createElement("p");
+    meta.className = "wb-item-meta muted";
+    meta.textContent = `${suggestion.machine} · ${percent(suggestion.confidence)} sure`;
+    li.append(meta);
+  }
   const q = document.createElement("blockquote");
   q.textContent = quote(suggestion.start, suggestion.end);
   li.append(q);
@@ -1283,8 +1319,26 @@ function suggestionItem(suggestion) {
     focusText(suggestion.start, suggestion.end);
   };
   const accept = button("Accept", () => answer("accepted"), "");
-  const reject = button("Reject", () => answer("rejected"));
+  const reject = button(suggestion.machine ? "Reject (not this)" : "Reject", () =>
+    answer("rejected"),
+  );
   actions.append(accept, reject);
+  // Every suggestion of this code from the same source, in one go.
+  const same = Array.from(suggestions.values()).filter(
+    (s) => s.code === suggestion.code && Boolean(s.machine) === Boolean(suggestion.machine),
+  );
+  if (same.length > 1) {
+    const all = (verdict) => {
+      closeDetail(false);
+      for (const s of same) decide(s, verdict);
+      focusText(suggestion.start, suggestion.end);
+    };
+    const name = codeName(suggestion.code);
+    actions.append(
+      button(`Accept all ${same.length} ${name}`, () => all("accepted")),
+      button(`Reject all ${same.length} ${name}`, () => all("rejected")),
+    );
+  }
   li.append(actions);
   return li;
 }
@@ -1356,12 +1410,32 @@ async function toggleSuggestions() {
       if (!codes.has(s.code) || findCoding(s.code, s.start, s.end)) continue;
       addSuggestion({ key: nextKey++, code: s.code, start: s.start, end: s.end, text: s.text });
     }
+    // The machines' suggestions come least certain first: the most useful to check.
+    const machine = (answer?.machine || []).filter(
+      (s) => codes.has(s.code) && !findCoding(s.code, s.start, s.end),
+    );
+    machine.forEach((s, rank) => {
+      addSuggestion({
+        key: nextKey++,
+        code: s.code,
+        start: s.start,
+        end: s.end,
+        text: s.text,
+        machine: s.machine,
+        confidence: s.confidence,
+        rank,
+      });
+    });
     flush();
     const n = suggestions.size;
+    const first = machine[0];
+    const check = first
+      ? ` The least certain: ${codeName(first.code)} on “${quote(first.start, first.end)}” (${percent(first.confidence)}).`
+      : "";
     say(
       n
-        ? `${n} suggestion${n === 1 ? "" : "s"}, dashed: click one to accept or reject it.`
-        : "No suggestions: the codes' patterns match nothing you have not coded or rejected.",
+        ? `${n} suggestion${n === 1 ? "" : "s"}, dashed: click one to accept or reject it.${check}`
+        : "No suggestions: the codes' patterns and the machine coders suggest nothing you have not coded or rejected.",
     );
   } catch (error) {
     suggestionsOn = false;
