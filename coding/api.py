@@ -26,7 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from coding.models import Assignment, Code, Coding, Memo, SuggestionDecision, code_paths
-from coding.reliability import UNITS, compute_reliability
+from coding.reliability import UNITS, compute_reliability, machine_labels
 from coding.services import (
     CodebookError,
     CodingSpan,
@@ -419,6 +419,9 @@ def not_this(user: object, span: CodingSpan) -> None:
     parameters=[
         OpenApiParameter("unit", str, enum=list(UNITS)),
         OpenApiParameter("coders", str, description="Comma-separated usernames"),
+        OpenApiParameter(
+            "machines", str, enum=["on", "off"], description="off: leave machine coders out"
+        ),
     ],
     responses=OpenApiTypes.OBJECT,
 )
@@ -446,10 +449,18 @@ def reliability(request: Request, slug: str) -> Response:
             )
         coders = [members[name] for name in names]
     try:
-        report = compute_reliability(study, unit=unit, coders=coders)
+        report = compute_reliability(
+            study, unit=unit, coders=coders, machines=request.query_params.get("machines") != "off"
+        )
     except ValueError as exc:
         raise serializers.ValidationError({"coders": [str(exc)]}) from None
-    return Response(report.as_json())
+    labels = machine_labels(study)
+    return Response(
+        {
+            **report.as_json(),
+            "machines": {name: labels[name] for name in report.coders if name in labels},
+        }
+    )
 
 
 # --- The codebook ---------------------------------------------------------------------------

@@ -201,15 +201,27 @@ def measure(matrix: np.ndarray, *, code_id: int | None, path: str) -> CodeAgreem
     )
 
 
-def default_coders(study: Study, documents: Sequence[Document]) -> list:
+def default_coders(study: Study, documents: Sequence[Document], *, machines: bool = True) -> list:
+    """Everyone with own codings in `documents`: people and, unless `machines` is false, the
+    machine coders (a model's layer is measured like a person's)."""
     from django.contrib.auth import get_user_model
 
-    ids = (
-        Coding.objects.filter(document__in=documents, consensus=False)
-        .values_list("coder_id", flat=True)
-        .distinct()
-    )
+    codings = Coding.objects.filter(document__in=documents, consensus=False)
+    if not machines:
+        codings = codings.filter(coder__machine_coder__isnull=True)
+    ids = codings.values_list("coder_id", flat=True).distinct()
     return list(get_user_model().objects.filter(pk__in=ids).order_by("username"))
+
+
+def machine_labels(study: Study) -> dict[str, str]:
+    """The machine coders' accounts of the study by username, with what each is
+    (`MachineCoder.label`), so a table names a model for what it is."""
+    from coding.models import MachineCoder
+
+    return {
+        m.user.get_username(): m.label
+        for m in MachineCoder.objects.filter(study=study).select_related("user")
+    }
 
 
 def presence_matrices(
@@ -275,6 +287,7 @@ def compute_reliability(
     unit: str = "sentence",
     coders: Sequence | None = None,
     documents: Sequence[Document] | None = None,
+    machines: bool = True,
 ) -> ReliabilityReport:
     if unit not in UNITS:
         raise ValueError(f"unknown unit {unit!r}: use one of {', '.join(UNITS)}")
@@ -283,7 +296,9 @@ def compute_reliability(
         if documents is not None
         else Document.objects.filter(study=study).order_by("title")
     )
-    coders = list(coders if coders is not None else default_coders(study, documents))
+    coders = list(
+        coders if coders is not None else default_coders(study, documents, machines=machines)
+    )
     if len(coders) < 2:
         names = ", ".join(c.get_username() for c in coders) or "none"
         raise ValueError(f"agreement needs two or more coders; found: {names}")

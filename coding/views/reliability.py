@@ -40,6 +40,7 @@ from coding.reliability import (
     alpha_verdict,
     compare_coders,
     compute_reliability,
+    machine_labels,
     unit_spans,
 )
 from studies.access import get_document_for_user, get_study_for_user
@@ -106,15 +107,22 @@ def reliability(request: HttpRequest, slug: str) -> HttpResponse:
         documents = list(agreement_round.documents.order_by("title"))
         coders = list(agreement_round.coders.order_by("username"))
     wanted = set(request.GET.getlist("coder"))
+    labels = machine_labels(study)
+    # Machine coders are measured beside the people unless left out (or picked by name).
+    machines = request.GET.get("machines") != "off"
     if wanted:
         coders = [coder for coder in candidates if coder.get_username() in wanted]
+    elif coders is not None and not machines:
+        coders = [coder for coder in coders if coder.get_username() not in labels]
     report = None
     problem = ""
     if not study.documents.exists():
         problem = "no documents"
     else:
         try:
-            report = compute_reliability(study, unit=unit, coders=coders, documents=documents)
+            report = compute_reliability(
+                study, unit=unit, coders=coders, documents=documents, machines=machines
+            )
         except ValueError as error:
             problem = str(error)
     shown = set(report.coders) if report else wanted
@@ -128,7 +136,12 @@ def reliability(request: HttpRequest, slug: str) -> HttpResponse:
             "problem": problem,
             "unit": unit,
             "units": [(key, UNIT_LABELS[key]) for key in UNITS],
-            "candidates": [(c.get_username(), c.get_username() in shown) for c in candidates],
+            "candidates": [
+                (c.get_username(), c.get_username() in shown, labels.get(c.get_username(), ""))
+                for c in candidates
+            ],
+            "machines": machines,
+            "machine_labels": [(name, labels[name]) for name in shown if name in labels],
             "rounds": list(study.agreement_rounds.all()),
             "agreement_round": agreement_round,
             "pairs": pairs,

@@ -259,7 +259,7 @@ def suggestions_json(request: HttpRequest, slug: str, document_id: int) -> JsonR
     rather than an error: they may read the document, and there is nothing they could accept."""
     document = get_document_for_user(request.user, slug, document_id)
     if document.study.user_role == Membership.Role.VIEWER:
-        return JsonResponse({"suggestions": [], "machine": []})
+        return JsonResponse({"suggestions": []})
     found = suggestions(document, user=request.user)
     return JsonResponse(
         {

@@ -3,7 +3,7 @@ import json
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from coding.reliability import UNITS, ReliabilityReport, compute_reliability
+from coding.reliability import UNITS, ReliabilityReport, compute_reliability, machine_labels
 from studies.models import Study
 
 
@@ -11,11 +11,12 @@ def format_value(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
 
 
-def as_table(report: ReliabilityReport) -> str:
+def as_table(report: ReliabilityReport, labels: dict[str, str] | None = None) -> str:
     header = f"{'code':<36}{'units':>8}{'coded':>8}{'agree':>8}{'kappa':>8}{'alpha':>8}  verdict"
+    labels = labels or {}
+    names = [f"{name} ({labels[name]})" if name in labels else name for name in report.coders]
     lines = [
-        f"Unit: {report.unit}; coders: {', '.join(report.coders)}; "
-        f"documents: {len(report.documents)}",
+        f"Unit: {report.unit}; coders: {', '.join(names)}; documents: {len(report.documents)}",
         header,
         "-" * len(header),
     ]
@@ -43,6 +44,11 @@ class Command(BaseCommand):
             "--coders", help="Comma-separated usernames (default: everyone who coded)"
         )
         parser.add_argument("--format", choices=["json", "table"], default="table")
+        parser.add_argument(
+            "--no-machines",
+            action="store_true",
+            help="Leave machine coders out of the default coders (name one in --coders to pick it)",
+        )
 
     def handle(self, *args: object, **options: object) -> None:
         study = Study.objects.filter(slug=options["study"]).first()
@@ -63,10 +69,15 @@ class Command(BaseCommand):
                 )
             coders = [users[name] for name in names]
         try:
-            report = compute_reliability(study, unit=options["unit"], coders=coders)
+            report = compute_reliability(
+                study, unit=options["unit"], coders=coders, machines=not options["no_machines"]
+            )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        labels = machine_labels(study)
         if options["format"] == "json":
-            self.stdout.write(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
+            found = report.as_json()
+            found["machines"] = {name: labels[name] for name in report.coders if name in labels}
+            self.stdout.write(json.dumps(found, indent=2, ensure_ascii=False))
         else:
-            self.stdout.write(as_table(report))
+            self.stdout.write(as_table(report, labels))
