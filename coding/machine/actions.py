@@ -309,9 +309,12 @@ def metric_rows(machine: MachineCoder) -> list[CodeMetrics]:
         if code_id not in paths:
             continue
         kappa = _number(entry.get("kappa"))
-        previous = _number(before.get(code_id, {}).get("kappa"))
-        if previous is None:
+        # The engine's own word on the version before (it may compare like with like:
+        # the same layer); else the previous version's kappa.
+        if "previous_kappa" in entry:
             previous = _number(entry.get("previous_kappa"))
+        else:
+            previous = _number(before.get(code_id, {}).get("kappa"))
         positives = entry.get("positives")
         rows.append(
             CodeMetrics(
