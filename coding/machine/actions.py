@@ -41,7 +41,8 @@ def layer_choices(study: Study) -> list[tuple[str, str]]:
 
 
 def parse_layer(study: Study, value: object) -> str | int:
-    """ "consensus", or a person's user id or username; anything else is a MachineError naming it."""
+    """The layer to learn from: "consensus", or a person's user id or username; anything else
+    is a MachineError naming it."""
     text = str(value if value is not None else "").strip()
     if text == "consensus":
         return "consensus"
