@@ -46,6 +46,7 @@ bench: install
 	$(TEST_ENV) $(BIN)/python bench/reliability_bench.py
 	$(TEST_ENV) $(BIN)/python bench/export_bench.py
 	$(TEST_ENV) $(BIN)/python bench/qdpx_bench.py
+	$(TEST_ENV) $(BIN)/python bench/machine_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
