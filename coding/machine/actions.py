@@ -77,16 +77,8 @@ def train_learned(study: Study, layer: str | int, *, user: object) -> MachineCod
     """A new version of the learned engine, trained and cross-validated on `layer`."""
     from coding.machine import learned
 
-    with transaction.atomic():
-        machine = learned.train(study, layer, user=user)
-        audit.record(
-            study,
-            AuditEvent.Action.MODEL,
-            f"Trained {machine.label}",
-            user=user,
-            details={"machine": machine.pk, "layer": layer_name(study, layer)},
-        )
-    return machine
+    # learned.train records the training (one event, with what it learned).
+    return learned.train(study, layer, user=user)
 
 
 def last_trained_layer(study: Study) -> str:
