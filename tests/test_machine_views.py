@@ -188,8 +188,8 @@ def test_training_shows_agreement_and_its_change_then_suggests_for_uncoded_docum
     machine = MachineCoder.objects.get(version=2)
     assert Coding.objects.filter(coder=machine.user, document=uncoded).count() == 2
     assert Coding.objects.layer("all").filter(document=uncoded).count() == 0
-    events = AuditEvent.objects.filter(action=AuditEvent.Action.MODEL)
-    assert events.count() == 3
+    # The engines record their own training and runs (these fakes do not): the page adds none.
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.MODEL).exists()
 
 
 def test_errors_are_shown_and_nothing_is_half_written(

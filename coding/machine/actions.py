@@ -177,13 +177,7 @@ def suggest(
         count = Coding.objects.filter(
             document__in=documents, coder=machine.user, consensus=False
         ).count()
-        audit.record(
-            study,
-            AuditEvent.Action.MODEL,
-            f"{machine.label} suggested {count} codings in {len(documents)} documents",
-            user=user,
-            details={"machine": machine.pk, "documents": [d.pk for d in documents]},
-        )
+    # The engines record their runs and calls themselves (they also serve the command).
     return SuggestRun(engine, machine.label, len(documents), count, str(report or ""))
 
 
