@@ -202,6 +202,21 @@ FILE_UPLOAD_TEMP_DIR = os.getenv("FILE_UPLOAD_TEMP_DIR") or None
 # spaCy: trained pipelines to use per language when installed, e.g. {"en": "en_core_web_sm"}.
 COLLOQUY_SPACY_MODELS = envjson("COLLOQUY_SPACY_MODELS", "{}")
 
+# Machine-assisted coding with a large language model: an OpenAI-compatible endpoint (a local
+# Ollama, vLLM or llama.cpp server keeps the data on campus), e.g. http://127.0.0.1:11434/v1.
+# Empty: the LLM engine is off. Each study's owners must also turn LLM suggestions on.
+COLLOQUY_LLM_BASE_URL = os.getenv("COLLOQUY_LLM_BASE_URL", "").strip().rstrip("/")
+COLLOQUY_LLM_MODEL = os.getenv("COLLOQUY_LLM_MODEL", "").strip()
+COLLOQUY_LLM_API_KEY = os.getenv("COLLOQUY_LLM_API_KEY", "")
+COLLOQUY_LLM_TIMEOUT = envint("COLLOQUY_LLM_TIMEOUT", "60")  # seconds per call
+COLLOQUY_LLM_BATCH = envint("COLLOQUY_LLM_BATCH", "40")  # sentences per call
+if COLLOQUY_LLM_BASE_URL and not COLLOQUY_LLM_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(
+        f"COLLOQUY_LLM_BASE_URL must start with http:// or https://, not {COLLOQUY_LLM_BASE_URL!r}"
+    )
+if COLLOQUY_LLM_TIMEOUT < 1 or COLLOQUY_LLM_BATCH < 1:
+    raise ImproperlyConfigured("COLLOQUY_LLM_TIMEOUT and COLLOQUY_LLM_BATCH must be at least 1")
+
 # People. Anyone may create an account on a laptop install; a lab server switches sign-up off
 # and lets owners invite instead (an invitation link still creates the invitee's account).
 COLLOQUY_SIGNUP = envbool("COLLOQUY_SIGNUP", "1")
