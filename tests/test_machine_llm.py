@@ -617,3 +617,26 @@ def test_a_base_url_that_is_not_http_stops_the_server_at_start_up() -> None:
         "COLLOQUY_LLM_BASE_URL must start with http:// or https://, not 'file:///etc/passwd'"
         in bad.stderr
     )
+
+
+def test_a_failed_run_from_the_page_shows_why_and_keeps_the_calls_record(
+    llm: FakeLLM, gb: Document, people: dict[str, User]
+) -> None:
+    """Through the Machine coding page: the person reads the reason, nothing is written, and
+    the failed call stays in the audit trail (the run is not wrapped in a transaction that
+    would take its record back)."""
+    from django.urls import reverse
+
+    from tests.helpers import client_for
+
+    users = User.objects.count()
+    llm.script(Reply({"error": {"message": "model is loading"}}, status=503))
+    page = client_for(people["alice"]).post(
+        reverse("coding:machine_suggest", args=[gb.study.slug]),
+        {"engine": "llm", "document": [gb.pk]},
+        follow=True,
+    )
+    assert "model is loading" in page.content.decode()
+    assert_nothing_written(users)
+    [event] = model_events(gb.study)
+    assert event.details["ok"] is False

@@ -155,28 +155,31 @@ def suggest(
     if not documents:
         raise MachineError("documents: choose at least one document")
     report = ""
-    with transaction.atomic():
-        if engine == "learned":
-            from coding.machine import learned
+    if engine == "learned":
+        from coding.machine import learned
 
-            machine = current(study, "learned")
-            if machine is None:
-                raise MachineError("the learned engine is not trained yet: train it first")
+        machine = current(study, "learned")
+        if machine is None:
+            raise MachineError("the learned engine is not trained yet: train it first")
+        with transaction.atomic():
             learned.suggest(machine, list(documents))
-        else:
-            from coding.machine import llm
+    else:
+        from coding.machine import llm
 
-            reason = llm.llm_available(study)
-            if reason:
-                raise MachineError(reason)
-            run = llm.suggest_llm(study, list(documents), user=user)
-            report = run.report() if hasattr(run, "report") else ""
-            machine = current(study, "llm")
-            if machine is None:
-                raise MachineError("the language model suggested nothing")
-        count = Coding.objects.filter(
-            document__in=documents, coder=machine.user, consensus=False
-        ).count()
+        reason = llm.llm_available(study)
+        if reason:
+            raise MachineError(reason)
+        # Not inside a transaction: the run is all or nothing by itself (it writes only after
+        # every call answered well), a failed call's audit event must stay, and no database
+        # transaction should stay open while a model thinks.
+        run = llm.suggest_llm(study, list(documents), user=user)
+        report = run.report() if hasattr(run, "report") else ""
+        machine = current(study, "llm")
+        if machine is None:
+            raise MachineError("the language model suggested nothing")
+    count = Coding.objects.filter(
+        document__in=documents, coder=machine.user, consensus=False
+    ).count()
     # The engines record their runs and calls themselves (they also serve the command).
     return SuggestRun(engine, machine.label, len(documents), count, str(report or ""))
 
