@@ -43,6 +43,15 @@ def validate_colour(value: str) -> None:
         raise ValidationError(f"{value!r} is not a colour: use #RRGGBB, e.g. #0072B2.")
 
 
+# A code's texts beside its definition, with the labels people read them under (the REFI-QDA
+# export writes them into a code's description; the LLM engine's prompt lists them).
+CODE_SECTIONS = (
+    ("inclusion", "When to apply"),
+    ("exclusion", "When not to apply"),
+    ("example", "Example"),
+)
+
+
 class CodeQuerySet(models.QuerySet["Code"]):
     def codable(self) -> CodeQuerySet:
         return self.filter(codable=True)

@@ -47,7 +47,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from lxml import etree
 
-from coding.models import Code, CodeTree, Coding, Memo
+from coding.models import CODE_SECTIONS, Code, CodeTree, Coding, Memo
 from coding.services import (
     CodebookError,
     CodebookPlan,
@@ -110,11 +110,6 @@ KIND = ExchangeId.Kind
 
 # How a description carries what REFI-QDA has no field for: "Country: FI" lines.
 FACT_RE = re.compile(r"^(?P<key>[A-Za-z][A-Za-z ]{0,30}):[ \t]*(?P<value>.*)$")
-CODE_SECTIONS = (
-    ("inclusion", "When to apply"),
-    ("exclusion", "When not to apply"),
-    ("example", "Example"),
-)
 WORKSHOP_FACTS = (
     ("country", "Country"),
     ("language", "Language"),

@@ -33,8 +33,7 @@ from django.conf import settings
 from django.db import transaction
 
 from coding.machine import MachineError, Suggested, new_machine_coder, write_suggestions
-from coding.models import Code, CodeTree, MachineCoder
-from exports.qdpx import CODE_SECTIONS
+from coding.models import CODE_SECTIONS, Code, CodeTree, MachineCoder
 from studies.audit import record
 from studies.models import AuditEvent, Document, Sentence, Study
 from studies.pseudonymise import pseudonymise_text
