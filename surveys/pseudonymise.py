@@ -3,9 +3,9 @@
 An answer that holds the respondent's own words (a short or long text, or the text of "other,
 please specify") goes through `studies.pseudonymise` with the respondent's workshop and the
 language they answered in: a participant's name in any inflected form becomes their code (the
-respondent's own name too), the study's private list its kind, and e-mail addresses, phone
-numbers and web addresses their placeholders. Closed answers (option codes), numbers and dates
-are stored as they are.
+respondent's own name too), a name on the study's private list its kind, and e-mail
+addresses, phone numbers and web addresses [EMAIL], [PHONE] and [URL]. Closed answers (option
+codes), numbers and dates are stored as they are.
 
 `clean_answers` is the one place this happens, called by every path that writes answers: the
 respondent's pages (`surveys.views.save`) and the response import (`plan_responses`, so the
