@@ -30,6 +30,28 @@ class MachineError(Exception):
     """A machine engine cannot do what was asked; str() is one line for the person."""
 
 
+def learning_layer(study: Study, value: object) -> tuple[str, int | None]:
+    """The layer a model may learn from, as a form, the API, the command or code names it:
+    "consensus", or a person's user id or username. Returns (its name, the person's id, None
+    for the consensus); anything else, a machine's own layer included, is a MachineError."""
+    text = str(value if value is not None else "").strip()
+    if text == "consensus":
+        return "consensus", None
+    User = get_user_model()
+    found = None
+    if text.isdigit() and len(text) < 19:
+        found = User.objects.filter(pk=int(text)).first()
+    if found is None and text:
+        found = User.objects.filter(**{User.USERNAME_FIELD: text}).first()
+    if found is None:
+        raise MachineError(
+            f"layer {text!r}: use consensus or the username of a person who coded in this study"
+        )
+    if MachineCoder.objects.filter(user=found).exists():
+        raise MachineError(f"layer {text!r} is a machine's: train on consensus or a person")
+    return found.get_username(), found.pk
+
+
 def new_machine_coder(
     study: Study,
     engine: str,

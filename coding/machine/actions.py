@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from coding.machine import MachineError, current_machine_coders
+from coding.machine import MachineError, current_machine_coders, learning_layer
 from coding.models import Code, Coding, MachineCoder, code_paths
 from studies import audit
 from studies.models import AuditEvent, Document, Membership, Study
@@ -43,34 +43,13 @@ def layer_choices(study: Study) -> list[tuple[str, str]]:
 def parse_layer(study: Study, value: object) -> str | int:
     """The layer to learn from: "consensus", or a person's user id or username; anything else
     is a MachineError naming it."""
-    text = str(value if value is not None else "").strip()
-    if text == "consensus":
+    _name, person = learning_layer(study, value)
+    if person is None:
         return "consensus"
-    User = get_user_model()
-    found = None
-    if text.isdigit():
-        found = User.objects.filter(pk=int(text)).first() if len(text) < 19 else None
-    elif text:
-        found = User.objects.filter(**{User.USERNAME_FIELD: text}).first()
-    if found is None or _is_machine(found):
-        raise MachineError(
-            f"layer {text!r}: use consensus or the username of a person who coded in this study"
-        )
-    if not Coding.objects.filter(document__study=study, coder=found, consensus=False).exists():
-        raise MachineError(f"layer {text!r}: that person has no codings in this study")
-    return found.pk
-
-
-def _is_machine(user: object) -> bool:
-    return MachineCoder.objects.filter(user=user).exists()
-
-
-def layer_name(study: Study, layer: str | int) -> str:
-    if layer == "consensus":
-        return "consensus"
-    User = get_user_model()
-    user = User.objects.filter(pk=layer).first()
-    return user.get_username() if user else str(layer)
+    if not Coding.objects.filter(document__study=study, coder=person, consensus=False).exists():
+        name = str(value).strip()
+        raise MachineError(f"layer {name!r}: that person has no codings in this study")
+    return person
 
 
 def train_learned(study: Study, layer: str | int, *, user: object) -> MachineCoder:

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import sklearn
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -37,7 +36,13 @@ from sklearn.metrics import cohen_kappa_score
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from coding.machine import MachineError, Suggested, new_machine_coder, write_suggestions
+from coding.machine import (
+    MachineError,
+    Suggested,
+    learning_layer,
+    new_machine_coder,
+    write_suggestions,
+)
 from coding.models import (
     Code,
     Coding,
@@ -119,16 +124,8 @@ def layer_codings(study: Study, layer: str | int) -> tuple[str, object]:
     """(the layer's name, its codings in `study`) for "consensus", a coder's username or user
     id. A machine's own layer is refused: a model learns from people."""
     codings = Coding.objects.filter(document__study=study)
-    if layer == "consensus":
-        return "consensus", codings.layer("consensus")
-    User = get_user_model()
-    lookup = {"pk": layer} if isinstance(layer, int) else {User.USERNAME_FIELD: layer}
-    user = User.objects.filter(**lookup).first()
-    if user is None:
-        raise MachineError(f"layer {layer!r}: use consensus or the username of a coder")
-    if MachineCoder.objects.filter(user=user).exists():
-        raise MachineError(f"layer {layer!r} is a machine's: train on consensus or a person")
-    return user.get_username(), codings.layer(user.pk)
+    name, person = learning_layer(study, layer)
+    return name, codings.layer("consensus" if person is None else person)
 
 
 def training_data(study: Study, layer: str | int) -> TrainingData:
