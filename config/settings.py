@@ -87,6 +87,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_tasks",
+    "django_tasks_db",
     "studies",
     "surveys",
     "coding",
@@ -216,6 +218,26 @@ if COLLOQUY_LLM_BASE_URL and not COLLOQUY_LLM_BASE_URL.startswith(("http://", "h
     )
 if COLLOQUY_LLM_TIMEOUT < 1 or COLLOQUY_LLM_BATCH < 1:
     raise ImproperlyConfigured("COLLOQUY_LLM_TIMEOUT and COLLOQUY_LLM_BATCH must be at least 1")
+
+# Background jobs (studies.jobs) through the django-tasks API. By default a job runs at once in
+# the request that starts it, so a laptop install needs nothing more. A server sets
+# COLLOQUY_TASKS=database: jobs then wait in the database until `manage.py db_worker` (on this
+# host or another sharing the database and the media storage) picks them up.
+COLLOQUY_TASKS = os.getenv("COLLOQUY_TASKS", "immediate").strip().lower()
+_TASK_BACKENDS = {
+    "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+    "database": "django_tasks_db.DatabaseBackend",
+}
+if COLLOQUY_TASKS not in _TASK_BACKENDS:
+    raise ImproperlyConfigured(
+        f"COLLOQUY_TASKS must be one of {', '.join(_TASK_BACKENDS)}, not {COLLOQUY_TASKS!r}"
+    )
+TASKS = {"default": {"BACKEND": _TASK_BACKENDS[COLLOQUY_TASKS]}}
+# A running job that has reported nothing for this long is taken to have lost its worker.
+COLLOQUY_JOB_STALL_MINUTES = envint("COLLOQUY_JOB_STALL_MINUTES", "30")
+# A job's file (a paper pack, an export) is kept this many days, then `manage.py cleanup`
+# deletes it.
+COLLOQUY_JOB_RESULT_DAYS = envint("COLLOQUY_JOB_RESULT_DAYS", "7")
 
 # People. Anyone may create an account on a laptop install; a lab server switches sign-up off
 # and lets owners invite instead (an invitation link still creates the invitee's account).

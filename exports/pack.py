@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from django.utils import timezone
@@ -40,13 +40,26 @@ def pack_items(study: Study) -> Iterator[PackItem]:
             yield PackItem(name, variant)
 
 
-def build_pack(study: Study, *, layer: str | None = None, user: object = None) -> bytes:
+def build_pack(
+    study: Study,
+    *,
+    layer: str | None = None,
+    user: object = None,
+    progress: Callable[[int, int, str], object] | None = None,
+) -> bytes:
     """A zip of every table (xlsx workbook, and per table csv, tex, md) and figure (png, svg,
-    pdf), with README.md saying what each file holds and how it was made."""
+    pdf), with README.md saying what each file holds and how it was made. `progress` hears
+    (done, total, stage) as tables are built and written (studies.jobs.Progress)."""
+    report = progress or (lambda done, total, stage: None)
     tables: list[tuple[PackItem, ExportTable]] = []
     skipped: list[str] = []
+    report(0, 0, "Reading the coded data")
     sources = table_sources(study, layer=layer, user=user)
-    for item in pack_items(study):
+    items = list(pack_items(study))
+    # Each table counts once when it is built and once when it is written with its figures.
+    steps = 2 * len(items)
+    for number, item in enumerate(items):
+        report(number, steps, f"Building the table {item.name}")
         by, measure, survey = item.variant.by, item.variant.measure, item.variant.survey
         try:
             table = build_table(
@@ -78,7 +91,8 @@ def build_pack(study: Study, *, layer: str | None = None, user: object = None) -
                 "About sheet.",
             ]
             archive.writestr(f"{study.slug}_tables.xlsx", render_workbook([t for _, t in tables]))
-        for item, table in tables:
+        for number, (item, table) in enumerate(tables):
+            report(len(items) + number, steps, f"Writing {table.title} and its figures")
             files = []
             folder = "surveys" if item.variant.survey else "tables"
             for fmt in EXPORTERS[item.name].pack_formats:

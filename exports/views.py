@@ -40,7 +40,7 @@ from exports.base import (
 )
 from exports.cells import build_cell, cell_href_for
 from exports.frame import survey_columns, surveys_data
-from exports.pack import build_pack
+from exports.jobs import start_pack
 from exports.tables import (
     ALL_MEASURES,
     EXPORTERS,
@@ -51,7 +51,9 @@ from exports.tables import (
 )
 from studies.access import get_study_for_user
 from studies.audit import record_export
-from studies.models import Membership, Study
+from studies.jobs import runs_in_background
+from studies.models import Job, Membership, Study
+from studies.views_jobs import job_response
 from surveys.models import Survey
 
 User = get_user_model()
@@ -526,10 +528,9 @@ def export_download(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
 def export_pack(request: HttpRequest, slug: str) -> HttpResponse:
     study = get_study_for_user(request.user, slug)
     layer = chosen_layer(study, request.user, request.GET.get("layer", ""))
-    try:
-        content = build_pack(study, layer=layer or None, user=request.user)
-    except ExportError as exc:
-        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
-    filename = f"{study.slug}_pack.zip"
-    record_export(study, "the paper pack", filename, details={"layer": layer})
-    return attachment(content, "application/zip", filename)
+    # A job: drawing every figure takes seconds. With a worker configured this request answers
+    # at once with the job's page, which offers the file when it is ready.
+    job = start_pack(study=study, user=request.user, layer=layer)
+    if job.status == Job.Status.FAILED and not runs_in_background():
+        return HttpResponse(job.error, status=400, content_type="text/plain; charset=utf-8")
+    return job_response(request, job)

@@ -31,8 +31,11 @@ _request: ContextVar[HttpRequest | None] = ContextVar("colloquy_audit_request", 
 # transcripts): the parts it is made of record nothing, and the whole records one event.
 _covered: ContextVar[bool] = ContextVar("colloquy_audit_covered", default=False)
 
-WEB, API, COMMAND = "web", "api", "command"
-VIA_LABELS = {WEB: "Web", API: "API", COMMAND: "Command"}
+# Set while a background job runs (studies.jobs): the person who started it is the actor.
+_job_user: ContextVar[object | None] = ContextVar("colloquy_audit_job_user", default=None)
+
+WEB, API, COMMAND, JOB = "web", "api", "command", "job"
+VIA_LABELS = {WEB: "Web", API: "API", COMMAND: "Command", JOB: "Job"}
 
 
 class AuditMiddleware:
@@ -50,7 +53,11 @@ class AuditMiddleware:
 
 
 def current_actor() -> tuple[object | None, str]:
-    """(the signed-in user or None, how they reach us: "web", "api" or "command")."""
+    """(the signed-in user or None, how they reach us: "web", "api", "command", or "job" for
+    work a person started that runs in the background)."""
+    job_user = _job_user.get()
+    if job_user is not None:
+        return job_user, JOB
     request = _request.get()
     if request is None:
         return None, COMMAND
@@ -84,6 +91,16 @@ def record(
         summary=summary[:500],
         details=details or {},
     )
+
+
+@contextmanager
+def acting_for(user: object) -> Iterator[None]:
+    """Inside, `record` attributes events to `user`, by way of a job."""
+    token = _job_user.set(user)
+    try:
+        yield
+    finally:
+        _job_user.reset(token)
 
 
 @contextmanager

@@ -619,7 +619,7 @@ class AuditEvent(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     username = models.CharField(max_length=150, blank=True)
-    via = models.CharField(max_length=10, blank=True, help_text="web, api or command")
+    via = models.CharField(max_length=10, blank=True, help_text="web, api, command or job")
     action = models.CharField(max_length=20, choices=Action.choices)
     summary = models.CharField(max_length=500)
     details = models.JSONField(default=dict, blank=True)
@@ -701,3 +701,85 @@ class APIToken(models.Model):
             Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale)
         ).update(last_used_at=now)
         self.last_used_at = now
+
+
+def job_result_path(job: Job, filename: str) -> str:
+    # A random folder per job: a result's address is never guessable from another's.
+    return f"jobs/{job.study_id}/{uuid.uuid4().hex}/{PurePosixPath(filename).name}"
+
+
+class JobQuerySet(models.QuerySet["Job"]):
+    def unfinished(self) -> JobQuerySet:
+        return self.filter(status__in=(Job.Status.QUEUED, Job.Status.RUNNING))
+
+
+class Job(models.Model):
+    """Long work (an import with its sentence splitting, a paper pack, a model's training) that
+    runs through the task queue (`studies.jobs`), owned by the study and the person who started
+    it: its progress, its outcome, and the file it made, served to that person only."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Waiting for a worker"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="jobs")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=40, help_text="What sort of work: import, pack, ...")
+    title = models.CharField(max_length=200, help_text="What the job does, for its page.")
+    handler = models.CharField(max_length=200, help_text="Dotted path of the function it runs.")
+    params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    stage = models.CharField(max_length=200, blank=True, help_text="What it is doing now.")
+    message = models.TextField(blank=True, help_text="The outcome, when it is done.")
+    error = models.TextField(blank=True, help_text="Why it failed, for the person who started it.")
+    next_url = models.CharField(max_length=500, blank=True)
+    data = models.JSONField(default=dict, blank=True, help_text="The outcome for the API.")
+    result = models.FileField(upload_to=job_result_path, blank=True, max_length=300)
+    result_name = models.CharField(max_length=255, blank=True)
+    result_type = models.CharField(max_length=100, blank=True)
+    result_size = models.PositiveBigIntegerField(default=0)
+    result_expired = models.BooleanField(default=False)
+    task_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["study", "user", "-created_at"], name="job_study_user"),
+            models.Index(fields=["status", "heartbeat_at"], name="job_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(done__lte=models.F("total")) | Q(total=0),
+                name="job_progress_within_total",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.get_status_display()})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("studies:job", kwargs={"slug": self.study.slug, "job_id": self.pk})
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int | None:
+        if not self.total:
+            return None
+        return min(100, round(100 * self.done / self.total))
+
+    @property
+    def has_file(self) -> bool:
+        return bool(self.result) and not self.result_expired

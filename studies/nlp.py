@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 
 import spacy
@@ -105,12 +105,15 @@ def _long_region_sentences(nlp: Language, text: str, start: int, end: int) -> li
 
 
 def sentence_spans(
-    text: str, regions: Sequence[tuple[int, int]] | None, language: str
+    text: str,
+    regions: Sequence[tuple[int, int]] | None,
+    language: str,
+    progress: Callable[[int], object] | None = None,
 ) -> list[tuple[int, int]]:
     """Sentence (start, end) offsets into `text`, found inside each region (a turn's utterance),
     so that no sentence crosses a speaker change. Without regions, paragraphs are the regions.
     A region longer than spaCy reads at once (a one-line file, a very long turn) is read in
-    pieces and comes out as it would whole."""
+    pieces and comes out as it would whole. `progress` hears how far into the text it is."""
     if regions is None:
         regions = [
             (m.start(), m.end()) for m in re.finditer(r"\S(?:.*?\S)?(?=\n\s*\n|\s*\Z)", text, re.S)
@@ -126,6 +129,8 @@ def sentence_spans(
         else:
             found = _long_region_sentences(nlp, text, offset, end)
         spans.extend(_tidy(text, found))
+        if progress is not None:
+            progress(end)
     return spans
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -343,9 +343,11 @@ def store_transcript(
     language: str,
     kind: str,
     user: object | None,
+    spans: list[tuple[int, int]] | None = None,
 ) -> TranscriptOutcome:
     """Write a previewed text as a document with its turns and sentences: every import of a
-    text (files, REFI-QDA projects) stores it here."""
+    text (files, REFI-QDA projects) stores it here. `spans`: its sentences, when they were
+    found before the transaction (`preview_sentences`)."""
     parsed = preview.parsed
     words = preview.word_count
     fields = {
@@ -388,8 +390,8 @@ def store_transcript(
         ],
         batch_size=1000,
     )
-    regions = [(t.start, t.end) for t in parsed.turns] or None
-    spans = sentence_spans(parsed.text, regions, language)
+    if spans is None:
+        spans = preview_sentences(preview, language)
     Sentence.objects.bulk_create(
         [
             Sentence(document=document, seq=seq, start=start, end=end)
@@ -405,6 +407,20 @@ def store_transcript(
     return outcome
 
 
+def preview_sentences(
+    preview: TranscriptPreview, language: str, progress: Callable[[int], object] | None = None
+) -> list[tuple[int, int]]:
+    """The sentences of a previewed text, inside its turns (no sentence crosses a speaker
+    change): the slow part of an import, done before its transaction opens."""
+    parsed = preview.parsed
+    regions = [(t.start, t.end) for t in parsed.turns] or None
+    return sentence_spans(parsed.text, regions, language, progress)
+
+
+# What an import reports while it works: (done, total, what it is doing); see studies.jobs.
+ImportProgress = Callable[[int, int, str], object]
+
+
 def import_transcripts(
     *,
     study: Study,
@@ -414,21 +430,25 @@ def import_transcripts(
     mapping: Mapping[str, str] | None = None,
     language: str | None = None,
     kind: str = Document.Kind.TRANSCRIPT,
-    progress: object | None = None,
+    progress: ImportProgress | None = None,
     pseudonymise: bool = False,
     decisions: Mapping[str, Decisions] | None = None,
 ) -> list[TranscriptOutcome]:
     """Import transcripts all together or not at all. With `pseudonymise`, each text's
     personal data is replaced before it is stored (`decisions`: a reviewer's, by filename).
+    Files are read and their sentences found first; only the writing is one transaction, so
+    `progress` (done, total, stage) is heard from every step but that last one.
 
     Every speaker must be matched (by code, alias, facilitator label or `mapping`) and no file
     may replace a document whose text something refers to; otherwise FileRejected names the file
     and nothing is written."""
     language = language or (workshop.language if workshop else "en")
     validate_language_tag(language)
+    report = progress or (lambda done, total, stage: None)
     previews = []
     titles: dict[str, str] = {}
-    for filename, data in files:
+    for number, (filename, data) in enumerate(files, start=1):
+        report(0, 0, f"Reading {filename} ({number} of {len(files)})")
         preview = preview_transcript(
             study=study,
             workshop=workshop,
@@ -457,6 +477,18 @@ def import_transcripts(
             )
         previews.append(preview)
 
+    changed = [p for p in previews if p.status != "unchanged"]
+    total = sum(len(p.parsed.text) for p in changed)
+    sentences: dict[str, list[tuple[int, int]]] = {}
+    before = 0
+    for preview in changed:
+        stage = f"Finding the sentences of {preview.filename}"
+        sentences[preview.filename] = preview_sentences(
+            preview, language, lambda at, base=before, stage=stage: report(base + at, total, stage)
+        )
+        before += len(preview.parsed.text)
+    report(total, total, f"Saving {len(changed)} document{'s' if len(changed) != 1 else ''}")
+
     outcomes = []
     with transaction.atomic():
         for preview in previews:
@@ -466,11 +498,15 @@ def import_transcripts(
                 )
             else:
                 outcome = store_transcript(
-                    preview, study=study, workshop=workshop, language=language, kind=kind, user=user
+                    preview,
+                    study=study,
+                    workshop=workshop,
+                    language=language,
+                    kind=kind,
+                    user=user,
+                    spans=sentences[preview.filename],
                 )
             outcomes.append(outcome)
-            if progress is not None:
-                progress(preview.filename)
         _record_import(study, workshop, kind, outcomes, user)
     return outcomes
 

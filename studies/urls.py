@@ -1,6 +1,6 @@
 from django.urls import path
 
-from studies import views, views_privacy, views_recordings, views_withdrawal
+from studies import views, views_jobs, views_privacy, views_recordings, views_withdrawal
 from studies import views_people as people
 
 app_name = "studies"
@@ -62,6 +62,9 @@ urlpatterns = [
         views_withdrawal.participant_withdraw,
         name="participant_withdraw",
     ),
+    path("studies/<slug:slug>/jobs/", views_jobs.job_list, name="jobs"),
+    path("studies/<slug:slug>/jobs/<int:job_id>/", views_jobs.job_detail, name="job"),
+    path("studies/<slug:slug>/jobs/<int:job_id>/file/", views_jobs.job_file, name="job_file"),
     path("studies/<slug:slug>/privacy/", views_privacy.privacy, name="privacy"),
     path("studies/<slug:slug>/members/", views.member_list, name="members"),
     path("studies/<slug:slug>/members/invite/", people.invite, name="invite"),

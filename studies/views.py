@@ -32,8 +32,11 @@ from studies.forms import (
     WorkshopForm,
 )
 from studies.importers import FileRejected
+from studies.job_handlers import start_transcript_import
+from studies.jobs import runs_in_background
 from studies.models import (
     Document,
+    Job,
     LastOwnerError,
     Membership,
     Participant,
@@ -50,9 +53,7 @@ from studies.services import (
     delete_document,
     delete_study,
     deletion_summary,
-    describe_outcomes,
     document_attachments,
-    import_transcripts,
     plan_roster,
     preview_transcript,
     restore_study,
@@ -61,6 +62,7 @@ from studies.services import (
     update_study,
     update_workshop,
 )
+from studies.views_jobs import job_response
 from studies.views_people import member_page
 from studies.views_privacy import personal_data, posted_decisions
 
@@ -468,23 +470,21 @@ def _review_transcripts(
             "valid (see the marked rows under Personal data)."
         )
     elif confirm and mapping_form.is_valid():
-        try:
-            outcomes = import_transcripts(
-                study=study,
-                workshop=workshop,
-                files=[(p.filename, bytes(p.data)) for p in pending],
-                user=request.user,
-                mapping=mapping_form.mapping(),
-                language=pending[0].language or None,
-                pseudonymise=True,
-                decisions={p.filename: d for p, d in zip(pending, decisions, strict=True)},
-            )
-        except FileRejected as exc:
-            error = f"Nothing was imported: {exc}"
+        # A job: sentence splitting a long transcript takes seconds; with a worker configured
+        # this request answers at once and the job's page shows its progress.
+        job = start_transcript_import(
+            study=study,
+            user=request.user,
+            batch=pending[0].batch,
+            mapping=mapping_form.mapping(),
+            language=pending[0].language or None,
+            pseudonymise=True,
+            decisions={p.filename: d for p, d in zip(pending, decisions, strict=True)},
+        )
+        if job.status == Job.Status.FAILED and not runs_in_background():
+            error = job.error
         else:
-            PendingImport.objects.filter(pk__in=[p.pk for p in pending]).delete()
-            messages.success(request, describe_outcomes(outcomes))
-            return redirect("studies:documents", slug=study.slug)
+            return job_response(request, job)
     blocked = [p for p in previews if p.status == "refused"]
     rows = [
         {

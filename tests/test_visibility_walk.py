@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from drf_spectacular.generators import SchemaGenerator
@@ -43,6 +44,7 @@ from studies import invitations
 from studies.models import (
     APIToken,
     Document,
+    Job,
     MemberInvitation,
     Membership,
     PendingImport,
@@ -181,8 +183,14 @@ def walked(roster_study: Study, people: dict[str, User]) -> Walked:
     # A page of the survey holding its question, for the builder's pages.
     survey_page = survey.pages.create(title="Your views")
     survey.questions.update(page=survey_page)
+    # Chloe's finished job, its file holding her memo and excerpt: hers alone, even to owners.
+    job = Job.objects.create(
+        study=study, user=chloe, kind="pack", title="Chloe's pack", handler="x.y", status="done"
+    )
+    job.result.save("chloe.txt", ContentFile(f"{MARKER} {CHLOE_WORDS}".encode()))
     values = {
         "slug": [study.slug],
+        "job_id": [str(job.pk)],
         "invitation_id": [str(invitation.pk)],
         "token": [invitations.token_for(invitation), "1:tampered:link"],
         "link": [survey_link.token, "not-a-link"],
@@ -266,7 +274,17 @@ QUERIES = {
 HEAVY = {"exports:pack"}
 
 # Parameters that name something of the study: a URL with one of them is a study URL.
-STUDY_PARAMETERS = {"slug", "document_id", "code_id", "round_id", "batch", "pk", "id", "name"}
+STUDY_PARAMETERS = {
+    "slug",
+    "job_id",
+    "document_id",
+    "code_id",
+    "round_id",
+    "batch",
+    "pk",
+    "id",
+    "name",
+}
 # Lists across studies whose query names a study object, making them study URLs: the codings
 # list is the list of one document's codings.
 QUERIED_STUDY_LISTS = {"coding-list"}

@@ -62,12 +62,20 @@ class Command(BaseCommand):
             mapping[label.strip()] = code
         files = [read_file(path) for path in options["files"]]
         bar = tqdm(
-            total=len(files),
+            total=0,
             desc="Importing",
-            unit="file",
+            unit="char",
+            unit_scale=True,
             file=sys.stderr,
-            disable=len(files) < 2 or not sys.stderr.isatty(),
+            disable=not sys.stderr.isatty(),
         )
+
+        def progress(done: int, total: int, stage: str) -> None:
+            bar.total = total
+            bar.set_description(stage, refresh=False)
+            bar.n = done
+            bar.refresh()
+
         try:
             outcomes = import_transcripts(
                 study=study,
@@ -76,7 +84,7 @@ class Command(BaseCommand):
                 mapping=mapping,
                 language=options["language"],
                 kind=options["kind"],
-                progress=lambda _name: bar.update(),
+                progress=progress,
                 pseudonymise=options["pseudonymise"],
             )
         except FileRejected as exc:
