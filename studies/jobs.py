@@ -114,8 +114,9 @@ def run_job(job_id: int) -> str:
     started = Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
         status=Job.Status.RUNNING, started_at=now, heartbeat_at=now
     )
-    if not started and job.status != Job.Status.QUEUED:
-        return job.status
+    if not started:
+        # Another worker took it between the two queries: it is theirs to run.
+        return Job.objects.filter(pk=job.pk).values_list("status", flat=True).first() or "missing"
     job.status, job.started_at, job.heartbeat_at = Job.Status.RUNNING, now, now
     progress = Progress(job)
     try:
