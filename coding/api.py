@@ -25,6 +25,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from coding import idempotency
 from coding.models import Assignment, Code, Coding, Memo, SuggestionDecision, code_paths
 from coding.reliability import UNITS, compute_reliability, machine_labels
 from coding.services import (
@@ -52,6 +53,15 @@ from studies.api import StudyScopedResourceViewSet, schema_only
 from studies.models import Document, Study
 
 BULK_MAX = 1000
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    idempotency.HEADER,
+    str,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Any new random string (e.g. a UUID) per change. Sent again with the same "
+    "request within a day, it returns the first answer and writes nothing new.",
+)
 
 
 def study_counts(access: Access) -> dict[str, int]:
@@ -165,7 +175,11 @@ class CodingViewSet(viewsets.GenericViewSet):
         codings = codings.select_related("coder").order_by("start", "end", "pk")
         return Response(CodingSerializer(codings, many=True).data)
 
+    @extend_schema(parameters=[IDEMPOTENCY_KEY])
     def create(self, request: Request, **_format: object) -> Response:
+        return idempotency.respond(request, lambda: self._create(request))
+
+    def _create(self, request: Request) -> Response:
         serializer = CodingSerializer(data=request.data)
         if not serializer.is_valid():
             # Access comes first: an outsider learns "not found", not what is wrong with the rest.
@@ -213,7 +227,11 @@ class CodingViewSet(viewsets.GenericViewSet):
             raise refused(exc, single=True) from None
         return Response(CodingSerializer(coding).data)
 
+    @extend_schema(parameters=[IDEMPOTENCY_KEY])
     def destroy(self, request: Request, pk: str, **_format: object) -> Response:
+        return idempotency.respond(request, lambda: self._destroy(request, pk))
+
+    def _destroy(self, request: Request, pk: str) -> Response:
         coding, access = self._changeable(request, pk)
         remove_codings(access=access, codings=[coding])
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -258,12 +276,20 @@ class BulkCodingsResultSerializer(serializers.Serializer):
     existing = CodingSerializer(many=True)
 
 
-@extend_schema(request=CodingSerializer(many=True), responses={201: BulkCodingsResultSerializer})
+@extend_schema(
+    request=CodingSerializer(many=True),
+    responses={201: BulkCodingsResultSerializer},
+    parameters=[IDEMPOTENCY_KEY],
+)
 @api_view(["POST"])
 def bulk_codings(request: Request) -> Response:
     """Apply up to 1000 codings in one transaction, all or nothing. Answers 201 with
     `created` (new codings) and `existing` (those the user had already made, left as they
     were), each in the order the items came."""
+    return idempotency.respond(request, lambda: _bulk_write(request))
+
+
+def _bulk_write(request: Request) -> Response:
     result = write(request, _bulk_spans(_bulk_items(request.data)), single=False)
     return Response(
         {

@@ -12,9 +12,11 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils import timezone
 
 from studies.access import Access
 from studies.models import Document, Membership, Study
@@ -648,3 +650,25 @@ class TrainingExample(models.Model):
 
     def __str__(self) -> str:
         return f"{'+' if self.positive else '-'} {self.code} [{self.start}:{self.end}]"
+
+
+class IdempotencyKey(models.Model):
+    """The first successful answer to a coding request sent with an `Idempotency-Key` header
+    (coding.idempotency). Written in the same transaction as the codings it answers, and unique
+    per person and key, so two requests with one key can never both write."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # "POST /api/v1/codings/ <SHA-256 of the body>": the same key with another request is refused.
+    fingerprint = models.TextField()
+    status = models.PositiveSmallIntegerField()
+    body = models.JSONField(null=True, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotencykey_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.status})"

@@ -11,6 +11,7 @@ nothing through timing because the attacker does not control the hash.
 
 from __future__ import annotations
 
+from django.db import InterfaceError, OperationalError
 from rest_framework import authentication, exceptions
 from rest_framework.response import Response
 
@@ -57,6 +58,19 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     scripts need not parse messages. Validation errors keep DRF's field -> messages shape."""
     from rest_framework.views import exception_handler as drf_exception_handler  # see above
 
+    if isinstance(exc, InterfaceError | OperationalError):
+        # The database went away (a restart, a dropped connection): a clean answer the client
+        # can act on, not an HTML error page. Django reconnects on the next request, and a
+        # request sent again with its Idempotency-Key is done once (coding.idempotency).
+        return Response(
+            {
+                "detail": "The database was unavailable, so this request may not have been "
+                "completed. Try again in a moment.",
+                "code": "database_unavailable",
+            },
+            status=503,
+            headers={"Retry-After": "1"},
+        )
     response = drf_exception_handler(exc, context)
     if response is None or isinstance(exc, exceptions.ValidationError):
         return response
