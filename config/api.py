@@ -35,6 +35,7 @@ from studies.api import (
     VariableViewSet,
     WorkshopViewSet,
 )
+from studies.api_jobs import JobDetailView, JobFileView, JobListView
 from surveys.api import LinkViewSet, QuestionViewSet, ResponseViewSet, SurveyViewSet
 
 STUDY = r"studies/(?P<slug>[-a-zA-Z0-9_]+)"
@@ -97,6 +98,13 @@ urlpatterns = [
     path("studies/<slug:slug>/qdpx/", QdpxView.as_view(), name="study-qdpx"),
     path("studies/<slug:slug>/qdc/", QdcView.as_view(), name="study-qdc"),
     path("studies/<slug:slug>/audit/", audit_trail, name="study-audit"),
+    path("studies/<slug:slug>/jobs/", JobListView.as_view(), name="study-jobs"),
+    path("studies/<slug:slug>/jobs/<int:job_id>/", JobDetailView.as_view(), name="study-job"),
+    path(
+        "studies/<slug:slug>/jobs/<int:job_id>/file/",
+        JobFileView.as_view(),
+        name="study-job-file",
+    ),
     path("studies/<slug:slug>/machine/", MachineListView.as_view(), name="study-machine"),
     path(
         "studies/<slug:slug>/machine/train/", MachineTrainView.as_view(), name="study-machine-train"

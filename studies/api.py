@@ -11,6 +11,7 @@ by `coding.api`: this app, the foundation, imports no other.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -32,13 +33,18 @@ from rest_framework.views import APIView
 
 from studies import invitations
 from studies.access import Access, get_document_for_user, get_study_for_user
+from studies.api_jobs import ACCEPTED, job_accepted
 from studies.importers import FileRejected
+from studies.job_handlers import start_transcript_import
+from studies.jobs import runs_in_background
 from studies.models import (
     Document,
+    Job,
     LastOwnerError,
     MemberInvitation,
     Membership,
     Participant,
+    PendingImport,
     PrivateName,
     Recording,
     Study,
@@ -70,8 +76,7 @@ from studies.services import (
     delete_document,
     delete_study,
     deletion_summary,
-    describe_outcomes,
-    import_transcripts,
+    match_speakers,
     plan_roster,
     preview_transcript,
     restore_study,
@@ -855,7 +860,10 @@ class TranscriptImportView(APIView):
 
     parser_classes = [MultiPartParser]
 
-    @extend_schema(request=TranscriptUploadSerializer, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        request=TranscriptUploadSerializer,
+        responses={200: OpenApiTypes.OBJECT, 202: ACCEPTED, 400: OpenApiTypes.OBJECT},
+    )
     def post(self, request: Request, slug: str) -> Response:
         study = get_study_for_user(request.user, slug, min_role=OWNER)
         errors: dict[str, list[str]] = {}
@@ -896,32 +904,8 @@ class TranscriptImportView(APIView):
         )
         try:
             if confirm:
-                outcomes = import_transcripts(
-                    study=study,
-                    workshop=workshop,
-                    files=files,
-                    user=request.user,
-                    mapping=mapping,
-                    language=language,
-                    pseudonymise=pseudonymise,
-                )
-                return Response(
-                    {
-                        "applied": True,
-                        "summary": describe_outcomes(outcomes),
-                        "documents": [
-                            {
-                                "id": o.document.pk,
-                                "title": o.document.title,
-                                "status": o.status,
-                                "turns": o.turns,
-                                "sentences": o.sentences,
-                                "words": o.words,
-                                **({"pseudonymised": o.pseudonymised} if pseudonymise else {}),
-                            }
-                            for o in outcomes
-                        ],
-                    }
+                return self.confirm(
+                    request, study, workshop, files, mapping, language, pseudonymise
                 )
             previews = [
                 preview_transcript(
@@ -972,6 +956,50 @@ class TranscriptImportView(APIView):
                 ],
             }
         )
+
+    def confirm(
+        self,
+        request: Request,
+        study: Study,
+        workshop: Workshop,
+        files: list[tuple[str, bytes]],
+        mapping: dict[str, str] | None,
+        language: str | None,
+        pseudonymise: bool,
+    ) -> Response:
+        """Import through the same job as the Import page: the files wait as PendingImport
+        rows (any worker reads the same bytes), then the job imports them all or none."""
+        # A mapping to an unknown participant is the request's fault: refused before any job.
+        match_speakers(study, workshop, (mapping or {}).keys(), mapping)
+        batch = uuid.uuid4()
+        PendingImport.objects.bulk_create(
+            PendingImport(
+                study=study,
+                user=request.user,
+                batch=batch,
+                kind=PendingImport.Kind.TRANSCRIPT,
+                workshop=workshop,
+                language=language or "",
+                filename=name,
+                data=data,
+            )
+            for name, data in files
+        )
+        job = start_transcript_import(
+            study=study,
+            user=request.user,
+            batch=batch,
+            mapping=mapping,
+            language=language,
+            pseudonymise=pseudonymise,
+        )
+        if runs_in_background():
+            return job_accepted(request, job)
+        if job.status == Job.Status.FAILED:
+            # Nobody comes back to an upload the API refused: its bytes go.
+            PendingImport.objects.filter(batch=batch).delete()
+            return Response(job.data or {"detail": job.error}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(job.data)
 
 
 def found(result: Pseudonymised) -> dict[str, object]:

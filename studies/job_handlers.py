@@ -72,7 +72,7 @@ def transcript_import(job: Job, progress: Progress) -> Outcome:
             progress=progress,
         )
     except FileRejected as exc:
-        raise JobFailed(f"Nothing was imported: {exc}") from None
+        raise JobFailed(f"Nothing was imported: {exc}", data={"file": [str(exc)]}) from None
     PendingImport.objects.filter(pk__in=[p.pk for p in pending]).delete()
     return Outcome(
         message=describe_outcomes(outcomes),

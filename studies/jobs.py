@@ -34,6 +34,7 @@ from django_tasks import task
 
 from studies.access import get_study_for_user
 from studies.audit import acting_for
+from studies.logs import job_context
 from studies.models import Job, Study
 
 logger = logging.getLogger("colloquy.jobs")
@@ -43,7 +44,12 @@ PROGRESS_INTERVAL = 0.5
 
 
 class JobFailed(Exception):
-    """A failure to show the person who started the job, as it is worded."""
+    """A failure to show the person who started the job, as it is worded. `data` (JSON) is
+    what the API answers about it, e.g. {"file": [reason]} for a file that was refused."""
+
+    def __init__(self, message: str, *, data: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.data = data or {}
 
 
 @dataclass
@@ -103,6 +109,12 @@ def start_job(
 @task()
 def run_job(job_id: int) -> str:
     """The one task every job runs through. Returns the job's final status."""
+    # Its log lines carry "job-<id>" (studies.logs), in a worker as in a request.
+    with job_context(job_id):
+        return _run_job(job_id)
+
+
+def _run_job(job_id: int) -> str:
     job = Job.objects.filter(pk=job_id).select_related("study", "user").first()
     if job is None:
         # Deleted with its study while it waited: nothing to do.
@@ -130,7 +142,7 @@ def run_job(job_id: int) -> str:
         with acting_for(job.user):
             outcome = handler(job, progress) or Outcome()
     except JobFailed as exc:
-        finish(job, error=str(exc))
+        finish(job, error=str(exc), data=exc.data)
     except Exception as exc:
         logger.exception("job %s (%s) failed", job.pk, job.kind)
         finish(
@@ -145,11 +157,13 @@ def run_job(job_id: int) -> str:
     return job.status
 
 
-def finish(job: Job, *, outcome: Outcome | None = None, error: str = "") -> None:
+def finish(
+    job: Job, *, outcome: Outcome | None = None, error: str = "", data: dict | None = None
+) -> None:
     job.finished_at = timezone.now()
     job.heartbeat_at = job.finished_at
     if error:
-        job.status, job.error = Job.Status.FAILED, error
+        job.status, job.error, job.data = Job.Status.FAILED, error, data or {}
     else:
         job.status = Job.Status.DONE
         job.message = outcome.message
