@@ -18,7 +18,7 @@ from coding.api_machine import (
     MachineSuggestView,
     MachineTrainView,
 )
-from exports.api import export_cell, export_file, export_table
+from exports.api import export_cell, export_file, export_pack, export_table
 from exports.api_audit import audit_trail
 from exports.api_qdpx import QdcView, QdpxView
 from studies.api import (
@@ -88,6 +88,7 @@ urlpatterns = [
         PrivateNamesView.as_view(),
         name="study-private-names",
     ),
+    path("studies/<slug:slug>/pack/", export_pack, name="study-pack"),
     path("studies/<slug:slug>/exports/<str:name>/", export_table, name="study-export-table"),
     path("studies/<slug:slug>/exports/<str:name>/cell/", export_cell, name="study-export-cell"),
     path(

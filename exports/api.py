@@ -25,11 +25,14 @@ from rest_framework.response import Response
 
 from exports.base import FORMATS, GROUPS_HELP, ExportError, ExportRefused, ExportTable
 from exports.cells import build_cell
+from exports.jobs import start_pack
 from exports.renderers import render
 from exports.tables import ALL_MEASURES, TABLES
-from exports.views import FIGURE_KINDS, FIGURE_SIZES, TOP_LIMIT, ExportChoice
+from exports.views import FIGURE_KINDS, FIGURE_SIZES, TOP_LIMIT, ExportChoice, chosen_layer
 from studies.access import get_study_for_user
-from studies.models import Study
+from studies.api_jobs import ACCEPTED, JobSerializer, job_accepted, job_json
+from studies.jobs import runs_in_background
+from studies.models import Job, Study
 
 
 def _choice(request: Request, slug: str, name: str) -> tuple[Study, ExportChoice]:
@@ -167,3 +170,40 @@ def export_cell(request: Request, slug: str, name: str) -> Response:
     except ExportError as exc:
         raise serializers.ValidationError({"detail": str(exc)}) from None
     return Response(cell.as_json())
+
+
+class PackSerializer(serializers.Serializer):
+    layer = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="consensus, all, or a username; default: consensus where it exists, else all. "
+        "While blind coding is on, a coder may ask only for their own.",
+    )
+
+
+@extend_schema(
+    request=PackSerializer,
+    responses={
+        201: OpenApiResponse(
+            JobSerializer,
+            description="The pack was made: the job is done and `file` is the URL of the .zip "
+            "(every table and figure of the study), served to you only.",
+        ),
+        202: ACCEPTED,
+        400: OpenApiResponse(OpenApiTypes.OBJECT, description="The pack could not be made."),
+    },
+)
+@api_view(["POST"])
+def export_pack(request: Request, slug: str) -> Response:
+    """The paper pack (every table and figure, as on the Exports page) as a job: 201 with the
+    finished job and its file's URL, or 202 when it waits for a worker (poll the Location)."""
+    study = get_study_for_user(request.user, slug)
+    body = PackSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    asked = body.validated_data.get("layer") or request.query_params.get("layer", "")
+    job = start_pack(study=study, user=request.user, layer=chosen_layer(study, request.user, asked))
+    if runs_in_background():
+        return job_accepted(request, job)
+    if job.status == Job.Status.FAILED:
+        return Response({"detail": job.error}, status=400)
+    return Response(job_json(request, job), status=201)

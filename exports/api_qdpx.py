@@ -1,6 +1,8 @@
 """REFI-QDA through the API: the study as a .qdpx project and its codebook as a .qdc, and a
 project or codebook from NVivo, ATLAS.ti, MAXQDA, QualCoder or Colloquy imported (or, with
 `dry_run`, only planned) through the same `exports.qdpx` functions as the pages and commands.
+The import and the project download run as jobs (`exports.jobs`), as on the pages: when a
+worker runs them, the answer is 202 with the job and a Location to poll.
 
 Owners only, as on the pages: the project holds every coder's codings and each participant's
 survey answers. Access is checked first: an outsider gets 404 whatever else is wrong.
@@ -19,13 +21,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from exports.qdpx import apply_qdpx, plan_qdpx, write_qdc, write_qdpx
+from exports.jobs import start_qdpx_export, start_qdpx_import
+from exports.qdpx import plan_qdpx, write_qdc
 from exports.views import attachment
 from studies.access import OWNER, get_study_for_user
 from studies.api import rejected, truthy, uploaded
+from studies.api_jobs import ACCEPTED, job_accepted
 from studies.audit import record_export
 from studies.importers import FileRejected
-from studies.models import Study, Workshop
+from studies.jobs import runs_in_background
+from studies.models import Job, PendingImport, Study, Workshop
 
 
 class QdpxUploadSerializer(serializers.Serializer):
@@ -131,7 +136,8 @@ class QdpxView(_FileView):
                 description="The project: project.qde and sources/*.txt. It holds every "
                 "coder's codings, the consensus layer, memos, participants with their variables "
                 "and survey answers.",
-            )
+            ),
+            202: ACCEPTED,
         },
     )
     def get(self, request: Request, slug: str) -> HttpResponse:
@@ -139,9 +145,13 @@ class QdpxView(_FileView):
         open; GUIDs are the same in every export, so a project goes out and comes back without
         doubling anything. Owners only; an archived study can still be exported."""
         study = get_study_for_user(request.user, slug, min_role=OWNER, archived_ok=True)
-        data, _counts = write_qdpx(study)
-        record_export(study, "the REFI-QDA project", f"{study.slug}.qdpx")
-        return attachment(data, "application/zip", f"{study.slug}.qdpx")
+        job = start_qdpx_export(study=study, user=request.user)
+        if runs_in_background():
+            return job_accepted(request, job)
+        if job.status == Job.Status.FAILED:
+            return Response({"detail": job.error}, status=status.HTTP_400_BAD_REQUEST)
+        with job.result.open("rb") as handle:
+            return attachment(handle.read(), job.result_type, job.result_name)
 
     @extend_schema(
         request={"multipart/form-data": QdpxUploadSerializer},
@@ -152,6 +162,7 @@ class QdpxView(_FileView):
                 "already in the study (the summary starts with “No changes”).",
             ),
             201: OpenApiResponse(QdpxReportSerializer, description="The file was imported."),
+            202: ACCEPTED,
             400: OpenApiResponse(
                 FileErrorSerializer,
                 description="The file was refused (a one-line reason naming the file and the "
@@ -177,6 +188,9 @@ class QdpxView(_FileView):
         if problem:
             return Response({"workshop": [problem]}, status=status.HTTP_400_BAD_REQUEST)
         dry_run = truthy(request.data.get("dry_run")) or truthy(request.query_params.get("dry_run"))
+        pseudonymise = truthy(request.data.get("pseudonymise"))
+        if not dry_run:
+            return self.apply(request, study, filename, data, workshop, pseudonymise)
         try:
             plan = plan_qdpx(
                 study=study,
@@ -184,15 +198,41 @@ class QdpxView(_FileView):
                 data=data,
                 user=request.user,
                 workshop=workshop,
-                pseudonymise=truthy(request.data.get("pseudonymise")),
+                pseudonymise=pseudonymise,
             )
-            applied = not dry_run and plan.has_changes
-            if applied:
-                apply_qdpx(study=study, plan=plan, user=request.user)
         except FileRejected as exc:
             return rejected(exc)
-        body = {"applied": applied, "dry_run": dry_run, **plan.report()}
-        return Response(body, status=status.HTTP_201_CREATED if applied else status.HTTP_200_OK)
+        return Response({"applied": False, "dry_run": True, **plan.report()})
+
+    def apply(
+        self,
+        request: Request,
+        study: Study,
+        filename: str,
+        data: bytes,
+        workshop: Workshop | None,
+        pseudonymise: bool,
+    ) -> Response:
+        """Import through the same job as the page: the file waits as a PendingImport row
+        (any worker reads the same bytes), then the job plans and applies it."""
+        pending = PendingImport.objects.create(
+            study=study,
+            user=request.user,
+            kind=PendingImport.Kind.PROJECT,
+            workshop=workshop,
+            filename=filename,
+            data=data,
+        )
+        job = start_qdpx_import(
+            study=study, user=request.user, pending=pending, pseudonymise=pseudonymise
+        )
+        if runs_in_background():
+            return job_accepted(request, job)
+        if job.status == Job.Status.FAILED:
+            pending.delete()
+            return Response(job.data or {"detail": job.error}, status=status.HTTP_400_BAD_REQUEST)
+        applied = job.data.get("applied", False)
+        return Response(job.data, status=status.HTTP_201_CREATED if applied else status.HTTP_200_OK)
 
 
 def _workshop(study: Study, code: str) -> tuple[Workshop | None, str]:

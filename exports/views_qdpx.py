@@ -4,15 +4,15 @@ NVivo, ATLAS.ti, MAXQDA or QualCoder, and a project or codebook from one of them
 Only owners come here: the project file holds every coder's codings and each participant's
 survey answers. An upload waits as a PendingImport between its preview and the confirmation,
 as the roster and transcripts of the Import page do (any worker can finish it, and a preview
-nobody confirms is dropped after a day). The confirmation plans the stored file again (planning
-writes nothing and gives the same plan for the same study) and applies it, all or nothing; if
-the study changed since the preview, the new preview is shown instead of importing.
+nobody confirms is dropped after a day). The confirmation is a job (exports.jobs.qdpx_import)
+that plans the stored file again (planning writes nothing and gives the same plan for the same
+study) and applies it, all or nothing; if the study changed since the preview, the new preview
+is shown instead of importing (or, when a worker runs it, the job's page says so). The project
+download is a job too (exports.jobs.qdpx_export).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -27,14 +27,17 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from exports.qdpx import QdpxPlan, apply_qdpx, plan_qdpx, write_qdc, write_qdpx
+from exports.jobs import plan_digest, start_qdpx_export, start_qdpx_import
+from exports.qdpx import QdpxPlan, plan_qdpx, write_qdc
 from exports.views import attachment
 from studies.access import OWNER, get_study_for_user
 from studies.audit import record_export
 from studies.importers import FileRejected
-from studies.models import PendingImport, Study, Workshop
+from studies.jobs import runs_in_background
+from studies.models import Job, PendingImport, Study, Workshop
 from studies.pseudonymise import KINDS as PERSONAL_DATA
 from studies.views import PENDING_LIFETIME
+from studies.views_jobs import job_response
 
 # PendingImport.kind of an uploaded REFI-QDA file.
 KIND = PendingImport.Kind.PROJECT
@@ -64,9 +67,12 @@ ROWS = (
 def qdpx_download(request: HttpRequest, slug: str) -> HttpResponse:
     """The whole study as a REFI-QDA project. An archived study can still be exported."""
     study = get_study_for_user(request.user, slug, min_role=OWNER, archived_ok=True)
-    data, _counts = write_qdpx(study)
-    record_export(study, "the REFI-QDA project", f"{study.slug}.qdpx")
-    return attachment(data, "application/zip", f"{study.slug}.qdpx")
+    # A job: a large study's project takes a while to write. With a worker configured this
+    # request answers at once with the job's page, which offers the file when it is ready.
+    job = start_qdpx_export(study=study, user=request.user)
+    if job.status == Job.Status.FAILED and not runs_in_background():
+        return HttpResponse(job.error, status=400, content_type="text/plain; charset=utf-8")
+    return job_response(request, job)
 
 
 @login_required
@@ -177,12 +183,6 @@ def preview_rows(plan: QdpxPlan) -> list[PreviewRow]:
     ]
 
 
-def plan_digest(plan: QdpxPlan) -> str:
-    """What the preview showed, in short: a confirmation imports only what was shown."""
-    shown = json.dumps(plan.report(), sort_keys=True, default=str)
-    return hashlib.sha256(shown.encode()).hexdigest()
-
-
 def _pending(request: HttpRequest, study: Study, upload: uuid.UUID) -> PendingImport:
     pending = (
         PendingImport.objects.filter(study=study, user=request.user, batch=upload, kind=KIND)
@@ -215,6 +215,25 @@ def qdpx_review(request: HttpRequest, slug: str, upload: uuid.UUID) -> HttpRespo
         messages.info(request, "Import cancelled: nothing was written.")
         return redirect(start)
     keep = kept_kinds(request.POST if request.method == "POST" else request.GET)
+    stale = False
+    if request.method == "POST" and "confirm" in request.POST:
+        # A job: planning and writing a large project takes a while. It plans the stored file
+        # again and imports only if that matches the preview the owner confirmed.
+        job = start_qdpx_import(
+            study=study,
+            user=request.user,
+            pending=pending,
+            pseudonymise=True,
+            keep_kinds=keep,
+            digest=request.POST.get("digest", ""),
+        )
+        if runs_in_background() or job.status == Job.Status.DONE:
+            return job_response(request, job)
+        if not job.data.get("stale"):
+            messages.error(request, job.error)
+            return redirect(start)
+        # The study changed since the preview: the new preview is shown instead.
+        stale = True
     try:
         plan = plan_qdpx(
             study=study,
@@ -229,22 +248,6 @@ def qdpx_review(request: HttpRequest, slug: str, upload: uuid.UUID) -> HttpRespo
         pending.delete()
         messages.error(request, f"Nothing was imported: {exc}")
         return redirect(start)
-    stale = False
-    if request.method == "POST" and "confirm" in request.POST:
-        stale = plan_digest(plan) != request.POST.get("digest")
-        if not stale:
-            try:
-                apply_qdpx(study=study, plan=plan, user=request.user)
-            except FileRejected as exc:
-                pending.delete()
-                messages.error(request, f"Nothing was imported: {exc}")
-                return redirect(start)
-            pending.delete()
-            if plan.has_changes:
-                messages.success(request, plan.summary())
-            else:
-                messages.info(request, plan.summary())
-            return redirect("studies:overview", slug=study.slug)
     report = plan.report()
     return render(
         request,

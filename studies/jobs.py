@@ -32,7 +32,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_tasks import task
 
-from studies.access import get_study_for_user
+from studies.access import get_study_for_user, require_role
 from studies.audit import acting_for
 from studies.logs import job_context
 from studies.models import Job, Study
@@ -177,6 +177,16 @@ def finish(
             job.result_name, job.result_type, job.result_size = name, content_type, len(content)
     job.stage = ""
     job.save()
+
+
+def require(job: Job, min_role: str, *, archived_ok: bool = False) -> None:
+    """The role a handler needs, checked as the job runs (run_job has set job.study.access):
+    someone whose role was lowered, or a study archived since, gets the page's refusal."""
+    archived = job.study.is_archived and not archived_ok
+    try:
+        require_role(job.study.access.role, min_role, archived=archived)
+    except (Http404, PermissionDenied) as exc:
+        raise JobFailed(str(exc) or "You may no longer do this in this study.") from None
 
 
 def jobs_for(user: object, study: Study):

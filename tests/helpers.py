@@ -10,7 +10,9 @@ def db_snapshot() -> dict[str, list[tuple]]:
     snapshot = {}
     for label in ("studies", "surveys", "coding", "exports"):
         for model in apps.get_app_config(label).get_models():
-            if model._meta.model_name == "pendingimport":
+            # An upload waiting for its confirmation, and the job that reports on the work
+            # (what was asked, and why it failed), are not study data.
+            if model._meta.model_name in ("pendingimport", "job"):
                 continue
             snapshot[model._meta.label] = sorted(
                 tuple(str(v) for v in row) for row in model.objects.values_list()
