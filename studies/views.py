@@ -33,7 +33,7 @@ from studies.forms import (
 )
 from studies.importers import FileRejected
 from studies.job_handlers import start_transcript_import
-from studies.jobs import runs_in_background
+from studies.jobs import jobs_for, runs_in_background
 from studies.models import (
     Document,
     Job,
@@ -129,6 +129,7 @@ def overview(request: HttpRequest, slug: str) -> HttpResponse:
         "n_words": totals["words"] or 0,
         "variables": study.variables.all(),
         "members": study.memberships.select_related("user").order_by("role", "user__username"),
+        "n_jobs_running": jobs_for(request.user, study).unfinished().count(),
     }
     return render(request, "studies/overview.html", context)
 
@@ -136,7 +137,11 @@ def overview(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def document_list(request: HttpRequest, slug: str) -> HttpResponse:
     study = get_study_for_user(request.user, slug)
-    documents = study.documents.select_related("workshop").annotate(n_turns=Count("turns"))
+    # The list shows no text: reading and grouping every transcript's text made this page
+    # slower with each import (seconds for a few long transcripts on SQLite).
+    documents = (
+        study.documents.select_related("workshop").defer("text").annotate(n_turns=Count("turns"))
+    )
     workshop_code = request.GET.get("workshop", "")
     if workshop_code:
         documents = documents.filter(workshop__code=workshop_code)
