@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -204,6 +206,33 @@ def default_title(filename: str) -> str:
     return PurePath(filename).stem.strip() or filename
 
 
+# A web import reads the same upload up to four times: the upload's preview, the review page,
+# and at confirmation the review again and the import itself. Parsing depends only on the bytes
+# and the file's name, so the last few parses are kept in this process (parsed transcripts are
+# not changed after parsing; pseudonymisation makes new ones).
+_PARSED: OrderedDict[tuple[str, str], ParsedTranscript] = OrderedDict()
+_PARSED_KEEP = 4
+_PARSED_MAX_BYTES = 5 * 1024 * 1024  # larger files are parsed each time, not held in memory
+_PARSED_LOCK = threading.Lock()
+
+
+def _parse_remembered(data: bytes, filename: str) -> ParsedTranscript:
+    if len(data) > _PARSED_MAX_BYTES:
+        return parse_transcript(data, filename)
+    key = (hashlib.sha256(data).hexdigest(), filename)
+    with _PARSED_LOCK:
+        parsed = _PARSED.get(key)
+        if parsed is not None:
+            _PARSED.move_to_end(key)
+            return parsed
+    parsed = parse_transcript(data, filename)  # FileRejected is not remembered
+    with _PARSED_LOCK:
+        _PARSED[key] = parsed
+        while len(_PARSED) > _PARSED_KEEP:
+            _PARSED.popitem(last=False)
+    return parsed
+
+
 def preview_transcript(
     *,
     study: Study,
@@ -220,7 +249,7 @@ def preview_transcript(
     `pseudonymise`, the personal data found in it is replaced first (as `decisions` say, or
     as suggested), and the preview is of the text that would be stored."""
     check_upload_size(data, filename)
-    parsed = parse_transcript(data, filename)
+    parsed = _parse_remembered(data, filename)
     if not parsed.text.strip():
         raise FileRejected("contains no text", filename=filename)
     result = None
