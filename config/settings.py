@@ -96,6 +96,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every later log line (and the access line) carries the request's id.
+    "studies.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -259,11 +261,35 @@ CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", "0")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# Logs go to standard error, one line per record: LOG_FORMAT=json (one JSON object a line, for a
+# log collector) or text. Every line carries the request's id (X-Request-ID), or "job-<id>" in a
+# worker; each request also writes one access line at INFO under colloquy.request.
+LOG_FORMAT = os.getenv("LOG_FORMAT", "text").strip().lower()
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}")
+LOG_LEVEL = os.getenv("LOG_LEVEL", "WARNING").strip().upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "WARNING")},
+    "filters": {"request": {"()": "studies.logs.RequestContextFilter"}},
+    "formatters": {
+        "json": {"()": "studies.logs.JsonFormatter"},
+        "text": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request"],
+            "formatter": LOG_FORMAT,
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # The access log and job logs are INFO: shown unless LOG_LEVEL asks for less.
+        "colloquy": {"level": os.getenv("COLLOQUY_LOG_LEVEL", "INFO").strip().upper()},
+    },
 }
 
 # API rate limits, per user (by account) and per anonymous client (by IP), e.g. "100/hour".
