@@ -8,9 +8,11 @@ import json
 import os
 import tomllib
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -89,6 +91,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_tasks",
     "django_tasks_db",
+    "axes",
     "studies",
     "surveys",
     "coding",
@@ -99,6 +102,7 @@ MIDDLEWARE = [
     # First, so that every later log line (and the access line) carries the request's id.
     "studies.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -108,6 +112,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -240,6 +246,11 @@ COLLOQUY_JOB_STALL_MINUTES = envint("COLLOQUY_JOB_STALL_MINUTES", "30")
 # A job's file (a paper pack, an export) is kept this many days, then `manage.py cleanup`
 # deletes it.
 COLLOQUY_JOB_RESULT_DAYS = envint("COLLOQUY_JOB_RESULT_DAYS", "7")
+# /health/ answers 503 when a job has waited longer than this for a worker (seconds): the
+# workers are gone or cannot keep up.
+COLLOQUY_HEALTH_QUEUE_MAX_WAIT = envint("COLLOQUY_HEALTH_QUEUE_MAX_WAIT", "600")
+# `manage.py cleanup` deletes the task queue's finished results after this many days.
+COLLOQUY_TASK_RESULT_DAYS = envint("COLLOQUY_TASK_RESULT_DAYS", "14")
 
 # People. Anyone may create an account on a laptop install; a lab server switches sign-up off
 # and lets owners invite instead (an invitation link still creates the invitee's account).
@@ -256,10 +267,81 @@ EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "0")
 EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", "0")
 DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "Colloquy <colloquy@localhost>")
 
-SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", "0")
-CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", "0")
+# HTTPS. A server behind TLS sets COLLOQUY_HTTPS=1: cookies travel only encrypted, plain HTTP
+# is redirected to HTTPS (except the health check, which load balancers probe on plain HTTP
+# inside the network), and browsers are told to use nothing but HTTPS for a year (HSTS).
+COLLOQUY_HTTPS = envbool("COLLOQUY_HTTPS", "0")
+_HTTPS = "1" if COLLOQUY_HTTPS else "0"
+SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", _HTTPS)
+CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", _HTTPS)
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", _HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "31536000" if COLLOQUY_HTTPS else "0")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", _HTTPS)
+# Preloading commits the whole domain to HTTPS in browsers' built-in lists: the operator's call.
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "0")
+# Behind a proxy that ends TLS (nginx, a load balancer), Django sees plain HTTP; the proxy says
+# what the client used in X-Forwarded-Proto. Only turn this on when the proxy always sets (and
+# overwrites) that header, otherwise a client could claim HTTPS.
+if envbool("COLLOQUY_PROXY_SSL_HEADER", "0"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+# A session lasts two weeks from login unless configured shorter (seconds); a shared computer in
+# a lab can end sessions when the browser closes.
+SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", str(14 * 24 * 3600))
+SESSION_EXPIRE_AT_BROWSER_CLOSE = envbool("SESSION_EXPIRE_AT_BROWSER_CLOSE", "0")
+SESSION_SAVE_EVERY_REQUEST = False
+
+# Content Security Policy (django-csp): scripts and style sheets come from this site only; no
+# inline script anywhere (page scripts live in static/). A <style> element in a template carries
+# the request's nonce. Style *attributes* stay allowed (style-src-attr) because their values are
+# data: a code's colour chosen by its owner, a Likert segment's width, a codebook entry's depth.
+# They cannot run script, and url() loads in them are still held to img-src.
+# COLLOQUY_CSP_REPORT_ONLY=1 sends the policy as report-only, to try it on a new deployment.
+_CSP = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [SELF],
+    }
+}
+if envbool("COLLOQUY_CSP_REPORT_ONLY", "0"):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _CSP
+else:
+    CONTENT_SECURITY_POLICY = _CSP
+
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT failed logins for one username from
+# one address, that pair is locked out for AXES_COOLOFF_MINUTES (the login page, the admin and
+# the API's token endpoint alike). A success clears the count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", "5")
+AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", "15"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "studies.lockout.lockout_response"
+# Behind COLLOQUY_PROXY_COUNT proxies the client's address is read from X-Forwarded-For;
+# otherwise from the connection itself (a client could write any X-Forwarded-For).
+COLLOQUY_PROXY_COUNT = envint("COLLOQUY_PROXY_COUNT", "0")
+if COLLOQUY_PROXY_COUNT:
+    AXES_IPWARE_PROXY_COUNT = COLLOQUY_PROXY_COUNT
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+# `manage.py cleanup` keeps the login history (who logged in, from which address and browser)
+# this many days.
+COLLOQUY_LOGIN_LOG_DAYS = envint("COLLOQUY_LOGIN_LOG_DAYS", "90")
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME <= timedelta(0):
+    raise ImproperlyConfigured("AXES_FAILURE_LIMIT and AXES_COOLOFF_MINUTES must be at least 1")
 
 # Logs go to standard error, one line per record: LOG_FORMAT=json (one JSON object a line, for a
 # log collector) or text. Every line carries the request's id (X-Request-ID), or "job-<id>" in a
