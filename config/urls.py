@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from studies import views_people as people
 from studies import views_tokens as tokens
+from studies.health import health
 
 urlpatterns = [
     path("login/", people.LoginView.as_view(), name="login"),
@@ -40,6 +41,7 @@ urlpatterns = [
         name="profile_revoke_token",
     ),
     path("admin/", admin.site.urls),
+    path("health/", health, name="health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file, so the page needs no inline script
     # under the Content Security Policy; its template links a style sheet instead of a <style>.
