@@ -145,6 +145,10 @@ def _run_job(job_id: int) -> str:
         finish(job, error=str(exc), data=exc.data)
     except Exception as exc:
         logger.exception("job %s (%s) failed", job.pk, job.kind)
+        # A lost database connection (a restart, a failover) would fail the write below too
+        # and leave the job "running" until it stalls: drop it so the next query reconnects.
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
         finish(
             job,
             error=(
@@ -155,6 +159,25 @@ def _run_job(job_id: int) -> str:
     else:
         finish(job, outcome=outcome)
     return job.status
+
+
+# What `finish` writes, and only that: start_job may be writing the task's id meanwhile.
+FINISHED_FIELDS = [
+    "status",
+    "finished_at",
+    "heartbeat_at",
+    "error",
+    "message",
+    "next_url",
+    "data",
+    "done",
+    "total",
+    "stage",
+    "result",
+    "result_name",
+    "result_type",
+    "result_size",
+]
 
 
 def finish(
@@ -176,7 +199,7 @@ def finish(
             job.result.save(name, ContentFile(content), save=False)
             job.result_name, job.result_type, job.result_size = name, content_type, len(content)
     job.stage = ""
-    job.save()
+    job.save(update_fields=FINISHED_FIELDS)
 
 
 def require(job: Job, min_role: str, *, archived_ok: bool = False) -> None:

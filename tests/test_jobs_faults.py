@@ -27,7 +27,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from studies.jobs import is_stalled
+from studies.jobs import Outcome, Progress, is_stalled, start_job
 from studies.models import Document, Job, Membership, PendingImport, Sentence, Study, Turn
 from studies.services import import_roster
 from tests.test_jobs_worker import (
@@ -285,3 +285,26 @@ def upload_and_confirm_immediately(client: Client, study: Study, data: bytes) ->
     assert done.status_code == 302
     assert done["Location"] == reverse("studies:documents", args=[study.slug])
     return Job.objects.filter(study=study, kind="import").order_by("-pk").first()
+
+
+def drop_connection(job: Job, progress: Progress) -> Outcome:
+    """A handler whose database connection is cut under it (a restart, a failover)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+    return Outcome(message="Not reached.")
+
+
+def test_a_job_whose_database_connection_drops_fails_rather_than_hangs(
+    long_study: Study, owner: User
+) -> None:
+    job = start_job(
+        study=long_study,
+        user=owner,
+        kind="t",
+        title="T",
+        handler=f"{__name__}.drop_connection",
+    )
+    # Finished as failed, in a new connection, rather than left "running" until it stalls.
+    assert job.status == Job.Status.FAILED
+    assert job.error.startswith("An unexpected error stopped it (OperationalError)")
+    assert job.finished_at is not None

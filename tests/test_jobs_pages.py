@@ -295,3 +295,19 @@ def test_a_starter_who_left_the_study_before_it_ran_gets_nothing(
     assert not job.result
     # Run again (a worker picking the same task up after a crash), it is not run twice.
     assert run_job.call(job.pk) == Job.Status.FAILED
+
+
+def meanwhile(job: Job, progress: Progress) -> Outcome:
+    # What start_job writes once the backend has the task, here while the job runs.
+    Job.objects.filter(pk=job.pk).update(task_id="task-7")
+    return Outcome(message="Done meanwhile.")
+
+
+def test_finishing_a_job_keeps_what_was_written_meanwhile(
+    study: Study, people: dict[str, User]
+) -> None:
+    job = start_job(
+        study=study, user=people["alice"], kind="t", title="T", handler=f"{__name__}.meanwhile"
+    )
+    assert (job.status, job.message) == (Job.Status.DONE, "Done meanwhile.")
+    assert job.task_id == "task-7"
