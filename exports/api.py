@@ -19,15 +19,21 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers
-from rest_framework.decorators import api_view
+from rest_framework.decorators import api_view, parser_classes
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from exports.base import FORMATS, GROUPS_HELP, ExportError, ExportRefused, ExportTable
-from exports.cells import build_cell
+from exports.base import (
+    FORMATS,
+    GROUPS_HELP,
+    MEASURE_NAMES,
+    TABLE_NAMES,
+    ExportError,
+    ExportRefused,
+    ExportTable,
+)
 from exports.jobs import start_pack
-from exports.renderers import render
-from exports.tables import ALL_MEASURES, TABLES
 from exports.views import FIGURE_KINDS, FIGURE_SIZES, TOP_LIMIT, ExportChoice, chosen_layer
 from studies.access import get_study_for_user
 from studies.api_jobs import ACCEPTED, JobSerializer, job_accepted, job_json
@@ -54,10 +60,10 @@ def _table(request: Request, study: Study, choice: ExportChoice) -> ExportTable:
 
 
 TABLE_PARAMETERS = [
-    OpenApiParameter("name", str, OpenApiParameter.PATH, enum=list(TABLES)),
+    OpenApiParameter("name", str, OpenApiParameter.PATH, enum=TABLE_NAMES),
     OpenApiParameter("survey", str, description="The survey's slug, for the survey tables"),
     OpenApiParameter("by", str, description=GROUPS_HELP),
-    OpenApiParameter("measure", str, enum=list(ALL_MEASURES)),
+    OpenApiParameter("measure", str, enum=MEASURE_NAMES),
     OpenApiParameter("layer", str, description="consensus, all, or a username"),
     OpenApiParameter("rollup", bool),
     OpenApiParameter("top", int, description=f"Quotes per code, 1 to {TOP_LIMIT}"),
@@ -81,6 +87,8 @@ TABLE_PARAMETERS = [
 @api_view(["GET"])
 def export_table(request: Request, slug: str, name: str) -> Response:
     """A table as JSON: {table, title, meta, notes, columns, rows} in tidy form."""
+    from exports.renderers import render  # pandas: loaded by the first table asked for
+
     study, choice = _choice(request, slug, name)
     filename, _type, content = render(_table(request, study, choice), "json")
     choice.record(study, filename)
@@ -154,6 +162,8 @@ def export_cell(request: Request, slug: str, name: str) -> Response:
     try:
         if choice.problems:
             raise ExportError(" ".join(choice.problems))
+        from exports.cells import build_cell  # pandas, as above
+
         cell = build_cell(
             study,
             choice.table,
@@ -194,6 +204,7 @@ class PackSerializer(serializers.Serializer):
     },
 )
 @api_view(["POST"])
+@parser_classes([JSONParser, FormParser, MultiPartParser])
 def export_pack(request: Request, slug: str) -> Response:
     """The paper pack (every table and figure, as on the Exports page) as a job: 201 with the
     finished job and its file's URL, or 202 when it waits for a worker (poll the Location)."""

@@ -1,24 +1,29 @@
 """The exports app's jobs (see studies.jobs): the paper pack, whose figures take seconds to draw,
 made in a worker and kept as a file for the person who asked; the study as a REFI-QDA project
 (.qdpx) likewise; and a REFI-QDA project imported from its PendingImport row, so that a worker on
-any host reads the same bytes the owner previewed."""
+any host reads the same bytes the owner previewed.
+
+The pages import this module to start jobs; the handlers import what they run (the pack loads
+pandas and matplotlib), so a page that only starts a job does not load it.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from typing import TYPE_CHECKING
 
 from django.urls import reverse
 
 from exports.base import ExportError
-from exports.pack import build_pack
-from exports.qdpx import QdpxPlan, apply_qdpx, plan_qdpx, write_qdpx
-from exports.tables import export_layer
 from studies.access import OWNER
 from studies.audit import record_export
 from studies.importers import FileRejected
 from studies.jobs import JobFailed, Outcome, Progress, require, start_job
 from studies.models import Job, PendingImport, Study
+
+if TYPE_CHECKING:
+    from exports.qdpx import QdpxPlan
 
 # A confirmation whose preview no longer matches the study (see plan_digest).
 STALE = (
@@ -41,10 +46,14 @@ def start_pack(*, study: Study, user: object, layer: str) -> Job:
 
 
 def paper_pack(job: Job, progress: Progress) -> Outcome:
+    from exports.pack import build_pack
+    from exports.tables import export_layer
+
     study = job.study
-    # The layer is checked again as the job runs: blind coding may have been turned on since.
-    layer = export_layer(study.access, job.params.get("layer", "")) or ""
     try:
+        # The layer is checked again as the job runs: blind coding may have been turned on
+        # since (a refusal is an ExportError, worded for the person).
+        layer = export_layer(study.access, job.params.get("layer", "")) or ""
         content = build_pack(study, layer=layer or None, user=job.user, progress=progress)
     except ExportError as exc:
         raise JobFailed(str(exc)) from None
@@ -71,6 +80,8 @@ def start_qdpx_export(*, study: Study, user: object) -> Job:
 
 
 def qdpx_export(job: Job, progress: Progress) -> Outcome:
+    from exports.qdpx import write_qdpx
+
     study = job.study
     # The project holds every coder's codings: owners only, checked again as it runs. An
     # archived study can still be exported.
@@ -119,6 +130,8 @@ def start_qdpx_import(
 
 
 def qdpx_import(job: Job, progress: Progress) -> Outcome:
+    from exports.qdpx import apply_qdpx, plan_qdpx
+
     study, params = job.study, job.params
     require(job, OWNER)
     pending = (
