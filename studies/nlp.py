@@ -104,6 +104,58 @@ def _long_region_sentences(nlp: Language, text: str, start: int, end: int) -> li
     return found
 
 
+def split_texts(
+    nlp: Language, texts: Iterable[str], *, by_rule: bool = True
+) -> Iterator[list[Span]]:
+    """Each text's sentences as (start, end) offsets into it, as the pipeline splits them.
+
+    A blank pipeline's only component, the rule-based sentencizer, starts a sentence at the
+    first token after a sentence-ending mark that is neither punctuation nor such a mark. That
+    rule is applied here to the tokenizer's arrays (`_rule_sentences`), which gives the very
+    same sentences as running the component and reading `doc.sents`, without a Python object
+    per token (those took most of an import's sentence splitting). A trained pipeline runs as
+    it is. `by_rule=False` runs the component whatever the pipeline (to compare the two)."""
+    if by_rule and nlp.pipe_names == ["sentencizer"]:
+        from spacy.attrs import IDX, IS_PUNCT, LENGTH, ORTH
+
+        enders = _ender_ids(nlp)
+        for doc in nlp.tokenizer.pipe(texts, batch_size=256):
+            yield _rule_sentences(doc.to_array([ORTH, IS_PUNCT, IDX, LENGTH]).tolist(), enders)
+    else:
+        for doc in nlp.pipe(texts, batch_size=256):
+            yield [(sent.start_char, sent.end_char) for sent in doc.sents]
+
+
+@lru_cache(maxsize=16)
+def _ender_ids(nlp: Language) -> frozenset[int]:
+    """The string ids (ORTH) of the sentencizer's sentence-ending marks."""
+    from spacy.strings import hash_string
+
+    return frozenset(hash_string(mark) for mark in nlp.get_pipe("sentencizer").punct_chars)
+
+
+def _rule_sentences(tokens: list[list[int]], enders: frozenset[int]) -> list[Span]:
+    """Sentences from tokens given as [ORTH, IS_PUNCT, IDX, LENGTH]: the first token starts
+    one, and so does the first token after an ending mark that is neither punctuation nor an
+    ending mark itself. A sentence ends where its last token ends (no trailing space)."""
+    if not tokens:
+        return []
+    starts = [0]
+    after_end = False
+    for i, (orth, punct, _idx, _length) in enumerate(tokens):
+        is_ender = orth in enders
+        if after_end and not punct and not is_ender:
+            starts.append(i)
+            after_end = False
+        elif is_ender:
+            after_end = True
+    stops = [*starts[1:], len(tokens)]
+    return [
+        (tokens[a][2], tokens[b - 1][2] + tokens[b - 1][3])
+        for a, b in zip(starts, stops, strict=True)
+    ]
+
+
 def sentence_spans(
     text: str,
     regions: Sequence[tuple[int, int]] | None,
@@ -120,12 +172,11 @@ def sentence_spans(
         ]
     nlp = sentence_pipeline(language)
     limit = nlp.max_length
-    docs = nlp.pipe((text[a:b] for a, b in regions if b - a <= limit), batch_size=256)
+    split = split_texts(nlp, (text[a:b] for a, b in regions if b - a <= limit))
     spans: list[tuple[int, int]] = []
     for offset, end in regions:
         if end - offset <= limit:
-            doc = next(docs)
-            found = [(offset + sent.start_char, offset + sent.end_char) for sent in doc.sents]
+            found = [(offset + start, offset + stop) for start, stop in next(split)]
         else:
             found = _long_region_sentences(nlp, text, offset, end)
         spans.extend(_tidy(text, found))
