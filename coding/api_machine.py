@@ -1,6 +1,8 @@
 """The machine coders through the API: their metrics, training the learned engine, asking an
 engine for suggestions and steering it. The same operations as the Machine coding page
-(`coding.machine.actions`); a `MachineError` is a 400 with its message."""
+(`coding.machine.actions`); a `MachineError` is a 400 with its message. Training and
+suggesting run as jobs (`coding.jobs`): with a worker configured they answer 202 with the job
+and a Location to poll."""
 
 from __future__ import annotations
 
@@ -12,14 +14,27 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from coding.api import ID_MAX
+from coding.jobs import start_suggestions, start_training
 from coding.machine import MachineError, actions, current_machine_coders, steer
 from coding.models import Code, MachineCoder
 from studies.access import CODER, OWNER, get_study_for_user
-from studies.models import Document
+from studies.api_jobs import ACCEPTED, job_accepted
+from studies.jobs import runs_in_background
+from studies.models import Document, Job
 
 
 def refused(field: str, error: MachineError) -> Response:
     return Response({field: [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+
+
+def job_answer(request: Request, job: Job, done_status: int) -> Response:
+    """A job's answer: 202 while it waits for a worker; else, as before jobs, its outcome
+    (`done_status`) or its refusal (400, `{field: [message]}`)."""
+    if runs_in_background():
+        return job_accepted(request, job)
+    if job.status == Job.Status.FAILED:
+        return Response(job.data or {"detail": job.error}, status=status.HTTP_400_BAD_REQUEST)
+    return Response(job.data, status=done_status)
 
 
 class MachineListView(APIView):
@@ -55,17 +70,18 @@ class TrainSerializer(serializers.Serializer):
 class MachineTrainView(APIView):
     """POST {"layer": "consensus"|USERNAME}: a new version of the learned engine (owners)."""
 
-    @extend_schema(request=TrainSerializer, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=TrainSerializer, responses={201: OpenApiTypes.OBJECT, 202: ACCEPTED})
     def post(self, request: Request, slug: str) -> Response:
         study = get_study_for_user(request.user, slug, min_role=OWNER)
         body = TrainSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        asked = body.validated_data["layer"]
         try:
-            layer = actions.parse_layer(study, body.validated_data["layer"])
-            machine = actions.train_learned(study, layer, user=request.user)
+            actions.parse_layer(study, asked)
         except MachineError as error:
             return refused("layer", error)
-        return Response(actions.machine_json(machine), status=status.HTTP_201_CREATED)
+        job = start_training(study=study, user=request.user, layer=asked)
+        return job_answer(request, job, status.HTTP_201_CREATED)
 
 
 class SuggestSerializer(serializers.Serializer):
@@ -79,7 +95,7 @@ class MachineSuggestView(APIView):
     """POST {"engine": "learned"|"llm", "documents": [ids]}: the engine's suggestions in those
     documents, replacing its earlier ones there; answers with the counts (owners)."""
 
-    @extend_schema(request=SuggestSerializer, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(request=SuggestSerializer, responses={200: OpenApiTypes.OBJECT, 202: ACCEPTED})
     def post(self, request: Request, slug: str) -> Response:
         study = get_study_for_user(request.user, slug, min_role=OWNER)
         body = SuggestSerializer(data=request.data)
@@ -88,13 +104,13 @@ class MachineSuggestView(APIView):
             documents = actions.documents_of(study, body.validated_data["documents"])
         except MachineError as error:
             return refused("documents", error)
-        try:
-            run = actions.suggest(
-                study, body.validated_data["engine"], documents, user=request.user
-            )
-        except MachineError as error:
-            return refused("engine", error)
-        return Response(run.as_json())
+        job = start_suggestions(
+            study=study,
+            user=request.user,
+            engine=body.validated_data["engine"],
+            documents=documents,
+        )
+        return job_answer(request, job, status.HTTP_200_OK)
 
 
 class SteerSerializer(serializers.Serializer):

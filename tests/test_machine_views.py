@@ -103,7 +103,9 @@ def fake_llm(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
         "" if study.llm_suggestions else "the study has not opted in"
     )
 
-    def suggest_llm(study: Study, documents: list, user: object = None) -> object:
+    def suggest_llm(
+        study: Study, documents: list, user: object = None, *, progress: object = None
+    ) -> object:
         # As the engine does: every answer is checked before anything is written.
         raise MachineError("the model answered with a code that is not in the codebook")
 

@@ -9,7 +9,7 @@ leaves nothing half-written.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
@@ -126,9 +126,15 @@ def current(study: Study, engine: str) -> MachineCoder | None:
 
 
 def suggest(
-    study: Study, engine: str, documents: Sequence[Document], *, user: object
+    study: Study,
+    engine: str,
+    documents: Sequence[Document],
+    *,
+    user: object,
+    progress: Callable[..., None] | None = None,
 ) -> SuggestRun:
-    """Ask `engine` for suggestions in `documents`, all of them written or none."""
+    """Ask `engine` for suggestions in `documents`, all of them written or none. `progress`
+    (done, total, stage), a job's, hears how far the language model's calls have come."""
     if engine not in ENGINES:
         raise MachineError(f"engine {engine!r}: use learned or llm")
     if not documents:
@@ -151,7 +157,16 @@ def suggest(
         # Not inside a transaction: the run is all or nothing by itself (it writes only after
         # every call answered well), a failed call's audit event must stay, and no database
         # transaction should stay open while a model thinks.
-        run = llm.suggest_llm(study, list(documents), user=user)
+        run = llm.suggest_llm(
+            study,
+            list(documents),
+            user=user,
+            progress=(
+                (lambda done, total: progress(done, total, "Asking the language model"))
+                if progress
+                else None
+            ),
+        )
         report = run.report() if hasattr(run, "report") else ""
         machine = current(study, "llm")
         if machine is None:

@@ -1,7 +1,8 @@
 """The Machine coding page: train the learned engine on a layer and see its cross-validated
 agreement per code before its suggestions, switch the study's LLM suggestions on, and ask either
 engine for suggestions in chosen documents. Owners run; every member reads the figures (coders
-only while blind coding is off, as on the Reliability page). Long work runs in the request."""
+only while blind coding is off, as on the Reliability page). Training and suggesting run as jobs
+(coding.jobs): in the request by default, else in a worker while the job's page shows progress."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from coding.jobs import start_suggestions, start_training
 from coding.machine import MachineError, actions, current_machine_coders
 from coding.models import MachineCoder, TrainingExample
 from coding.views.reliability import blind_wall
 from studies.access import get_study_for_user
-from studies.models import Membership
+from studies.jobs import runs_in_background
+from studies.models import Job, Membership
+from studies.views_jobs import job_response
 
 
 def _llm_reason(study: object) -> str:
@@ -71,21 +75,26 @@ def _back(study: object) -> HttpResponse:
     return redirect(reverse("coding:machine", args=[study.slug]))
 
 
+def _answer(request: HttpRequest, job: Job) -> HttpResponse:
+    """After starting a job: under the immediate backend, as before jobs (its message, or its
+    failure, on this page); with a worker, the job's page."""
+    if job.status == Job.Status.FAILED and not runs_in_background():
+        messages.error(request, job.error)
+        return _back(job.study)
+    return job_response(request, job)
+
+
 @login_required
 @require_POST
 def machine_train(request: HttpRequest, slug: str) -> HttpResponse:
     study = get_study_for_user(request.user, slug, min_role=Membership.Role.OWNER)
+    asked = request.POST.get("layer")
     try:
-        layer = actions.parse_layer(study, request.POST.get("layer"))
-        machine = actions.train_learned(study, layer, user=request.user)
+        actions.parse_layer(study, asked)
     except MachineError as error:
         messages.error(request, f"Not trained: {error}.")
-    else:
-        messages.success(
-            request,
-            f"Trained {machine.label}. Check its agreement below before asking for suggestions.",
-        )
-    return _back(study)
+        return _back(study)
+    return _answer(request, start_training(study=study, user=request.user, layer=asked))
 
 
 @login_required
@@ -95,18 +104,11 @@ def machine_suggest(request: HttpRequest, slug: str) -> HttpResponse:
     engine = request.POST.get("engine", "")
     try:
         documents = actions.documents_of(study, request.POST.getlist("document"))
-        run = actions.suggest(study, engine, documents, user=request.user)
     except MachineError as error:
         messages.error(request, f"No suggestions: {error}.")
-    else:
-        noun = "suggestion" if run.suggestions == 1 else "suggestions"
-        where = "document" if run.documents == 1 else "documents"
-        messages.success(
-            request,
-            f"{run.machine}: {run.suggestions} {noun} in {run.documents} {where}, "
-            "shown in the coding view under Show suggestions.",
-        )
-    return _back(study)
+        return _back(study)
+    job = start_suggestions(study=study, user=request.user, engine=engine, documents=documents)
+    return _answer(request, job)
 
 
 @login_required
