@@ -156,6 +156,21 @@ def _run_job(job_id: int) -> str:
                 f"the details under job {job.pk}. Anything it was writing was not saved."
             ),
         )
+    except (KeyboardInterrupt, SystemExit):
+        # Its process is being stopped (a worker told twice to stop, a web server's timeout):
+        # say so now rather than leave it "running" until it stalls. Any transaction of the
+        # handler's has rolled back on the way here. Nothing may keep the process from stopping.
+        try:
+            finish(
+                job,
+                error=(
+                    "It was stopped before it finished: its worker or the server was shutting "
+                    "down. Nothing it was writing was saved; start it again."
+                ),
+            )
+        except Exception:
+            logger.exception("job %s (%s): could not record that it was stopped", job.pk, job.kind)
+        raise
     else:
         finish(job, outcome=outcome)
     return job.status

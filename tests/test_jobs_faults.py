@@ -308,3 +308,58 @@ def test_a_job_whose_database_connection_drops_fails_rather_than_hangs(
     assert job.status == Job.Status.FAILED
     assert job.error.startswith("An unexpected error stopped it (OperationalError)")
     assert job.finished_at is not None
+
+
+def test_a_worker_told_to_stop_finishes_its_import_first(
+    long_study: Study, owner: User, settings: object, processes: list, data: bytes
+) -> None:
+    settings.TASKS = DATABASE_TASKS
+    client = Client()
+    client.force_login(owner)
+    job = upload_and_confirm(client, long_study, data, "B-1.txt")
+    worker = start_worker()
+    processes.append(worker)
+    wait_for(
+        Job.objects.filter(pk=job.pk, stage__startswith="Finding the sentences").exists,
+        worker,
+        "the job to report it is finding sentences",
+    )
+    worker.send_signal(signal.SIGTERM)  # as systemd or a platform stops a worker
+    output = finish(worker)
+    assert "shutting down gracefully" in output
+    job.refresh_from_db()
+    assert job.status == Job.Status.DONE, job.error
+    assert Document.objects.get(study=long_study).sentences.exists()
+
+
+def test_a_worker_told_twice_to_stop_fails_its_job_and_writes_nothing(
+    long_study: Study, owner: User, settings: object, processes: list, data: bytes
+) -> None:
+    settings.TASKS = DATABASE_TASKS
+    client = Client()
+    client.force_login(owner)
+    job = upload_and_confirm(client, long_study, data, "B-1.txt")
+    worker = start_worker()
+    processes.append(worker)
+    wait_for(
+        Job.objects.filter(pk=job.pk, stage__startswith="Finding the sentences").exists,
+        worker,
+        "the job to report it is finding sentences",
+    )
+    worker.send_signal(signal.SIGTERM)
+    worker.send_signal(signal.SIGINT)  # the second asks it to stop at once
+    output = worker.communicate(timeout=120)[0].decode(errors="replace")
+    assert "terminating current task" in output
+    wait_for(lambda: not other_backends(), None, "the stopped worker's connections to close")
+
+    assert_nothing_written(long_study)
+    job.refresh_from_db()
+    # It says so at once, rather than running on until it stalls.
+    assert job.status == Job.Status.FAILED
+    assert job.error == (
+        "It was stopped before it finished: its worker or the server was shutting down. "
+        "Nothing it was writing was saved; start it again."
+    )
+    panel = client.get(job.get_absolute_url(), headers={"HX-Request": "true"}).content.decode()
+    assert "<strong>Failed</strong>" in panel
+    assert "hx-trigger" not in panel
