@@ -28,7 +28,16 @@ def result_file(job: Job) -> FileResponse:
     """The job's file as a download. Only the views and the API call this, after `job_for`."""
     if not job.has_file:
         raise Http404("This job's file was deleted after its time was up; run it again.")
-    response = FileResponse(job.result.open("rb"), content_type=job.result_type)
+    try:
+        handle = job.result.open("rb")
+    except FileNotFoundError:
+        # A worker whose media storage is not the web server's (a setup error), or a file
+        # removed by hand: say what is wrong rather than fail.
+        raise Http404(
+            "This job's file is not in the server's storage; run the job again. If this keeps "
+            "happening, the workers and the web server do not share their media storage."
+        ) from None
+    response = FileResponse(handle, content_type=job.result_type)
     response["Content-Disposition"] = content_disposition_header(True, job.result_name)
     return response
 

@@ -311,3 +311,13 @@ def test_finishing_a_job_keeps_what_was_written_meanwhile(
     )
     assert (job.status, job.message) == (Job.Status.DONE, "Done meanwhile.")
     assert job.task_id == "task-7"
+
+
+def test_a_file_missing_from_storage_is_not_found_rather_than_an_error(
+    study: Study, people: dict[str, User], packed: Job
+) -> None:
+    # As when a worker wrote it to storage the web server does not share.
+    packed.result.storage.delete(packed.result.name)
+    alice = client_for(people["alice"])
+    gone = alice.get(reverse("studies:job_file", args=[study.slug, packed.pk]))
+    assert gone.status_code == 404
