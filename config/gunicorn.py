@@ -1,0 +1,74 @@
+"""gunicorn's settings for serving Colloquy: `gunicorn -c config/gunicorn.py config.wsgi`.
+
+Every knob comes from the environment and fails loudly on a bad value, like config/settings.py:
+
+  GUNICORN_BIND          where to listen (default 127.0.0.1:8000; a reverse proxy in front)
+  GUNICORN_WORKERS       worker processes (default: 2 per core, plus 1)
+  GUNICORN_THREADS       threads per worker (default 1: plain synchronous workers)
+  GUNICORN_TIMEOUT       seconds before a silent worker is killed and replaced (default 60)
+  GUNICORN_MAX_REQUESTS  requests after which a worker is replaced (default 5000; 0: never)
+  GUNICORN_ACCESS_LOG    1 to log every request to standard output (default 0)
+
+Why these defaults (bench/load.py measures them on PostgreSQL):
+- Synchronous workers, 2 per core + 1. A request spends part of its time waiting for the
+  database, so a core serves best with more than one worker; more than about two per core only
+  adds memory and switching. With GUNICORN_THREADS above 1 the workers become `gthread`
+  workers (keep-alive, slow clients cost a thread instead of a process); behind a reverse proxy
+  that buffers requests, synchronous workers were at least as fast.
+- The application is loaded once in the master before the workers are forked (preload_app):
+  workers start in milliseconds and share the imported code's memory, and a worker replaced
+  after max_requests does not import Django again. Nothing opens a database connection or a
+  thread at import time, so nothing is shared by mistake; the price is that a code change
+  needs a restart of the master, not only a HUP.
+- max_requests with jitter replaces each worker now and then (a slow leak in any library stays
+  bounded), and the jitter keeps the workers from being replaced all at once.
+- The timeout is generous because imports and exports run inside the request with the immediate
+  task backend; with COLLOQUY_TASKS=database long work leaves the request and 30 s would do.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+
+def _envint(name: str, default: int, *, minimum: int = 0) -> int:
+    value = os.getenv(name, str(default)).strip()
+    try:
+        number = int(value)
+    except ValueError:
+        raise SystemExit(f"{name} must be a whole number, not {value!r}") from None
+    if number < minimum:
+        raise SystemExit(f"{name} must be at least {minimum}, not {number}")
+    return number
+
+
+def _envbool(name: str, default: str) -> bool:
+    value = os.getenv(name, default).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise SystemExit(f"{name} must be a boolean (1/0, true/false), not {value!r}")
+
+
+bind = os.getenv("GUNICORN_BIND", "127.0.0.1:8000").split(",")
+workers = _envint("GUNICORN_WORKERS", 2 * multiprocessing.cpu_count() + 1, minimum=1)
+threads = _envint("GUNICORN_THREADS", 1, minimum=1)
+worker_class = "gthread" if threads > 1 else "sync"
+timeout = _envint("GUNICORN_TIMEOUT", 60, minimum=1)
+graceful_timeout = 30
+keepalive = 5  # seconds; gthread workers only (sync workers close after each answer)
+
+max_requests = _envint("GUNICORN_MAX_REQUESTS", 5000)
+max_requests_jitter = max_requests // 10
+
+preload_app = True
+
+# Errors go to standard error; requests to standard output only when asked for (a reverse proxy
+# usually logs them already, and a line per request costs the worker time).
+errorlog = "-"
+loglevel = os.getenv("GUNICORN_LOG_LEVEL", "info")
+accesslog = "-" if _envbool("GUNICORN_ACCESS_LOG", "0") else None
+# Behind a reverse proxy on the same host: trust its X-Forwarded-* headers from loopback only.
+forwarded_allow_ips = os.getenv("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
