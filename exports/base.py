@@ -15,19 +15,21 @@ import re
 import tomllib
 import unicodedata
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import pandas as pd
 from django.core.exceptions import PermissionDenied
 
 from .robustness import HEADERS as ROBUSTNESS_HEADERS
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from exports.tables import Sources
     from studies.models import Study
 
@@ -45,6 +47,31 @@ LABELLED_FORMATS = ("sav", "dta")
 # How a person reads a column of the wide form, where its name is for machines: the tidy .csv
 # and .json keep `code_path`, the reading forms (page, .xlsx, .tex, .md) say "Code".
 READING_HEADERS = {"code_path": "Code", **ROBUSTNESS_HEADERS}
+
+
+class RegistryNames(Sequence[str]):
+    """Names from the tables' registry (`exports.tables.TABLES` or `ALL_MEASURES`), read the
+    first time they are used. The API's schema lists them when its module is imported, and
+    importing the registry loads pandas, which the URLconf and every command would then pay."""
+
+    def __init__(self, attribute: str) -> None:
+        self.attribute = attribute
+
+    @cached_property
+    def names(self) -> tuple[str, ...]:
+        from exports import tables
+
+        return tuple(getattr(tables, self.attribute))
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.names[index]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+TABLE_NAMES = RegistryNames("TABLES")
+MEASURE_NAMES = RegistryNames("ALL_MEASURES")
 
 
 def group_header(group: str, size: int) -> str:

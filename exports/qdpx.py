@@ -95,7 +95,6 @@ from studies.services import (
 )
 from studies.wording import plural
 
-from .frame import survey_answer_labels, surveys_data
 from .models import ExchangeId
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
@@ -440,6 +439,9 @@ def write_qdpx(study: Study) -> tuple[bytes, ExportCounts]:
     variables = list(
         Variable.objects.filter(study=study).values_list("pk", "name", "kind", "choices")
     )
+    # The survey answers come from the analysis frame's module, which loads pandas: only here.
+    from .frame import survey_answer_labels, surveys_data
+
     survey_columns: dict[str, dict[str, str]] = {}
     for survey in surveys_data(study).values():
         survey_columns.update(survey_answer_labels(survey))

@@ -27,10 +27,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
 if TYPE_CHECKING:
+    import pandas as pd
+
     from exports.tables import Sources
 
 # The rule's thresholds: the one place they are set.
@@ -67,6 +66,10 @@ RULE = (
 
 def workshop_robustness(sources: Sources, rows: list[int], rollup: bool) -> pd.DataFrame:
     """Per row code (the index, in `rows` order): the COLUMNS above (see the module)."""
+    # numpy and pandas here, not above: exports.base reads HEADERS on pages that draw no table.
+    import numpy as np
+    import pandas as pd
+
     from exports.tables import coding_units, measure_series, parse_grouping
 
     grouping = parse_grouping(sources, None)
@@ -135,6 +138,8 @@ def with_robustness(
     """The table's tidy and wide forms with the COLUMNS added: in tidy on every row of the code
     (machine-readable: fractions and True/False), in wide beside the code's row; the wide
     form's Total row leaves them empty (a total is not a code)."""
+    import pandas as pd
+
     by_path = robustness.set_axis([paths[pk] for pk in robustness.index])
     tidy = tidy.copy()
     wide = wide.copy()

@@ -4,12 +4,13 @@ Rule: a chi-square test of independence when every expected count is at least 5;
 Fisher's exact test when the table is 2 x 2; otherwise a sentence saying neither is valid.
 Rows and columns that are all zero are left out first (they carry no information and would
 make expected counts of zero).
+
+scipy is imported when a test is computed: it takes longer to load than the tables themselves.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 
 def _format_p(p: float) -> str:
@@ -28,6 +29,8 @@ def significance_note(counts: np.ndarray | list[list[float]]) -> str:
         return (
             "Chi-square not reported: the test needs at least two codes and two groups with counts."
         )
+    from scipy import stats
+
     expected = stats.contingency.expected_freq(table)
     small = int((expected < 5).sum())
     if small == 0:

@@ -10,6 +10,11 @@ the page says so when one was set to something other than its default.
 Blind coding: a coder exports only their own codings while it is on (any other layer would
 show how the others coded), so their layer defaults to their own username and any other
 choice is refused with 403, as in the API. Owners and viewers choose any layer.
+
+The modules that build and render tables (`exports.tables`, `exports.cells`, `exports.frame`,
+`exports.renderers`) load pandas, numpy and matplotlib: they are imported by the functions that
+use them, so the URLconf, and every page and command that imports this module for its names,
+start without them, and the first request that shows a table pays for them once.
 """
 
 from __future__ import annotations
@@ -27,7 +32,6 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header, urlencode
 from django.utils.safestring import mark_safe
 
-from exports import renderers
 from exports.base import (
     FIGURE_FORMATS,
     LABELLED_FORMATS,
@@ -38,17 +42,7 @@ from exports.base import (
     ExportTable,
     TableExporter,
 )
-from exports.cells import build_cell, cell_href_for
-from exports.frame import survey_columns, surveys_data
 from exports.jobs import start_pack
-from exports.tables import (
-    ALL_MEASURES,
-    EXPORTERS,
-    TABLES,
-    build_table,
-    dimension_names,
-    export_layer,
-)
 from studies.access import get_study_for_user
 from studies.audit import record_export
 from studies.jobs import runs_in_background
@@ -93,10 +87,10 @@ OPTION_LABELS = {
     "top": "Quotes per code",
 }
 # Values that mean "not chosen": the form always sends every field, and an untouched field
-# should not earn a note.
+# should not earn a note. The default table's own grouping is one too (see `not_chosen`).
 DEFAULTS = {
     "survey": ("",),
-    "by": ("", EXPORTERS[DEFAULT_TABLE].default_by or ""),
+    "by": ("",),
     "measure": ("segments",),
     "layer": ("",),
     "rollup": (False,),
@@ -130,6 +124,15 @@ DOWNLOAD_FORMATS = {fmt for fmt, _query, _label in TABLE_DOWNLOADS} | {
 SURVEY_LABEL_LENGTH = 70  # a grouping's label in the select, so that it fits a narrow window
 
 
+def not_chosen(option: str) -> tuple[object, ...]:
+    """The values of `option` that mean it was left as it was (DEFAULTS)."""
+    from exports.tables import EXPORTERS
+
+    if option == "by":
+        return (*DEFAULTS["by"], EXPORTERS[DEFAULT_TABLE].default_by or "")
+    return DEFAULTS[option]
+
+
 def blind_coder(study: Study) -> bool:
     return not study.access.sees_others
 
@@ -137,6 +140,8 @@ def blind_coder(study: Study) -> bool:
 def chosen_layer(study: Study, user: object, asked: str) -> str:
     """The layer to export (`exports.tables.export_layer`); 403 when a coder under blind
     coding asks for anyone else's."""
+    from exports.tables import export_layer
+
     return export_layer(study.access, asked) or ""
 
 
@@ -168,6 +173,8 @@ class ExportChoice:
         """Read after the access check. `table` is given when the address names it (the API);
         the page reads it from the query, and a first visit gets DEFAULT_TABLE with its
         grouping. A coder under blind coding who asks for another layer gets 403."""
+        from exports.tables import EXPORTERS, TABLES
+
         choice = cls()
         if table is not None or "table" in query:  # otherwise a first visit
             choice.table = query.get("table", "") if table is None else table
@@ -206,7 +213,7 @@ class ExportChoice:
             )
         for option, label in OPTION_LABELS.items():
             value = getattr(choice, option)
-            if not exporter.reads(option) and value not in DEFAULTS[option]:
+            if not exporter.reads(option) and value not in not_chosen(option):
                 if option == "layer" and blind_coder(study):
                     continue  # set for them, not by them
                 if option == "survey":
@@ -216,6 +223,8 @@ class ExportChoice:
 
     @property
     def exporter(self) -> TableExporter | None:
+        from exports.tables import EXPORTERS
+
         return EXPORTERS.get(self.table)
 
     def applies(self, option: str) -> bool:
@@ -229,6 +238,8 @@ class ExportChoice:
         """The table asked for; the exporter ignores the options it does not read."""
         if self.problems:
             raise ExportError(" ".join(self.problems))
+        from exports.tables import build_table
+
         return build_table(
             study,
             self.table,
@@ -243,6 +254,8 @@ class ExportChoice:
 
     def render(self, table: ExportTable, fmt: str) -> tuple[str, str, bytes]:
         """The table as a file of any format, its figure included: (filename, type, bytes)."""
+        from exports import renderers
+
         return renderers.render(table, fmt, kind=self.figure or None, size=self.size, bom=self.bom)
 
     def record(self, study: Study, filename: str) -> None:
@@ -280,6 +293,8 @@ def group_choices(study: Study) -> list[tuple[str, list[tuple[str, str]]]]:
     """The groupings for a crosstab, as option groups: places, participant variables, the
     codebook's dimensions (top-level codes that are not codable and have children) and the
     answers to each survey's closed questions ("Survey title: question label")."""
+    from exports.tables import dimension_names
+
     variables = study.variables.order_by("order", "name").values_list("name", flat=True)
     dimensions = dimension_names(study)
     groups = [
@@ -294,6 +309,8 @@ def group_choices(study: Study) -> list[tuple[str, list[tuple[str, str]]]]:
 def survey_groupings(study: Study) -> list[tuple[str, str]]:
     """(by, label) for every closed question a participant answers once, per survey: the
     roster's survey columns (`exports.frame.survey_columns`)."""
+    from exports.frame import survey_columns, surveys_data
+
     found = []
     for survey in surveys_data(study).values():
         for column, (question, row) in survey_columns(survey).items():
@@ -341,6 +358,10 @@ def layer_choices(study: Study, user: object) -> list[tuple[str, str]]:
 
 @login_required
 def export_page(request: HttpRequest, slug: str) -> HttpResponse:
+    from exports import renderers
+    from exports.cells import cell_href_for
+    from exports.tables import ALL_MEASURES, EXPORTERS
+
     study = get_study_for_user(request.user, slug)
     choice = ExportChoice.from_query(request.GET, study, request.user)
     table = None
@@ -430,6 +451,8 @@ def export_cell(request: HttpRequest, slug: str) -> HttpResponse:
     """The items behind one number of a table (exports.cells): the excerpts, participants,
     documents or pairs it counts, each excerpt linked to its place in the coding view. The
     table's options are read as the page reads them; a missing row or group is the Total."""
+    from exports.cells import build_cell
+
     study = get_study_for_user(request.user, slug)
     choice = ExportChoice.from_query(request.GET, study, request.user)
     row, group = request.GET.get("row", ""), request.GET.get("group", "")
@@ -481,6 +504,8 @@ def export_cell(request: HttpRequest, slug: str) -> HttpResponse:
 def hidden_options() -> list[tuple[str, list[str]]]:
     """Per table, the form's options it does not read (the page hides them; the server ignores
     them anyway): its options, and the figure's when it has none."""
+    from exports.tables import EXPORTERS
+
     hidden = []
     for key, exporter in EXPORTERS.items():
         unread = [option for option in OPTIONS if not exporter.reads(option)]
@@ -491,6 +516,8 @@ def hidden_options() -> list[tuple[str, list[str]]]:
 def long_text_columns(table: ExportTable) -> list[int]:
     """1-based positions of preview columns holding running text (quotes, definitions), which
     the browser would otherwise squeeze into a narrow column of one word per line."""
+    from exports import renderers
+
     wide = renderers.wide_frame(table)
     found = []
     for position, column in enumerate(wide.columns, start=1):

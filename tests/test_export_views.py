@@ -15,7 +15,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 
-from exports import jobs as export_jobs
+from exports import pack as export_pack
 from exports.robustness import COLUMNS as ROBUSTNESS_COLUMNS
 from exports.robustness import HEADERS as ROBUSTNESS_HEADERS
 from studies.models import Study
@@ -80,7 +80,7 @@ def test_the_pack_is_for_members_only(demo: Study, monkeypatch: pytest.MonkeyPat
         asked.append((study.slug, layer, user.get_username()))
         return b"PK-zip"
 
-    monkeypatch.setattr(export_jobs, "build_pack", fake_pack)
+    monkeypatch.setattr(export_pack, "build_pack", fake_pack)
     anonymous = client_for(None).get(pack_url())
     assert anonymous.status_code == 302
     assert anonymous["Location"].startswith(reverse("login"))
