@@ -21,6 +21,9 @@ unit in which several words must occur together.
 Suggestions expand each pattern match to the stored sentence that holds it: sentences are the
 unit coders agree on (and the default unit of the reliability figures), so a suggestion the coder
 accepts is a coding the agreement measures can compare with the other coders' codings.
+
+spaCy is imported by the functions that read a lemma table or build a pipeline: the search page's
+word and phrase modes, and every page that only names these functions, do without it.
 """
 
 from __future__ import annotations
@@ -30,20 +33,20 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import spacy
 from django.utils.translation import get_language_info
 from django_countries import countries
-from spacy.language import Language
-from spacy.matcher import Matcher, PhraseMatcher
-from spacy.tokens import Doc
-from spacy.util import load_language_data, registry
 
 from coding.models import Code, CodeTree, Coding, SuggestionDecision
 from studies.access import Access
 from studies.models import Document, Sentence, Study, Turn
 from studies.nlp import base_language, pieces
 from studies.spans import Span, SpanIndex
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc
 
 MODES = ("word", "lemma", "phrase")
 # Enough for every occurrence of a common word in a study of five long workshops; past this the
@@ -110,6 +113,8 @@ def lemma_table(language: str) -> dict[str, str] | None:
     spaCy's `load_lookups` returns the same data as a `Table` whose keys are string hashes, which
     cannot be inverted into forms; so the table is read through the same registry entry point and
     loader that `load_lookups` uses, from the installed package (never the network)."""
+    from spacy.util import load_language_data, registry
+
     lang = base_language(language)
     if lang not in registry.lookups:
         return None
@@ -459,7 +464,6 @@ class LowercaseLemma:
         return doc
 
 
-@Language.factory("colloquy_lowercase_lemma")
 def make_lowercase_lemma(nlp: Language, name: str) -> LowercaseLemma:
     return LowercaseLemma(nlp)
 
@@ -469,6 +473,12 @@ def matching_pipeline(language: str) -> Language:
     """A blank pipeline with the lookup lemmatizer where spacy-lookups-data has a table for the
     language (tokenizer only otherwise). Built once per language: loading the tables takes a
     fraction of a second that no request should pay twice."""
+    import spacy
+    from spacy.language import Language
+
+    # Registered here rather than with a decorator, which would load spaCy with this module;
+    # registering the same function again is allowed.
+    Language.factory("colloquy_lowercase_lemma", func=make_lowercase_lemma)
     lang = base_language(language)
     try:
         nlp = spacy.blank(lang)
@@ -508,6 +518,8 @@ def suggestions(document: Document, *, user: object) -> list[Suggestion]:
     )
     if not codes:
         return []
+    from spacy.matcher import Matcher, PhraseMatcher
+
     nlp = matching_pipeline(document.language)
     lemmas = has_lemmas(nlp)
     phrases = PhraseMatcher(nlp.vocab, attr="LOWER")

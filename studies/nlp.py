@@ -3,6 +3,9 @@
 Only blank pipelines with rule-based components are used unless a trained pipeline is installed
 and named in COLLOQUY_SPACY_MODELS: nothing is ever downloaded. Sentence spans are computed once
 at import and stored, so a spaCy upgrade cannot move existing units.
+
+spaCy is imported by the functions that run a pipeline, not with this module: counting words
+and naming languages are needed by every page, and loading spaCy takes most of a second.
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import spacy
 from django.conf import settings
-from spacy.language import Language
-from spacy.pipeline import Sentencizer
+
+if TYPE_CHECKING:
+    from spacy.language import Language
 
 # Opening brackets and quotation marks (written as escapes: some look like other characters).
 OPENERS = "([{\u201c\u2018\u201e\u00ab\u2039\u00bf\u00a1"
@@ -25,13 +29,20 @@ WORD_RE = re.compile(r"[^\s]*\w[^\s]*")
 
 Span = tuple[int, int]
 
-# Where a piece of an over-long text may end, best first: after the last sentence-ending mark
-# (those the sentencizer knows, in every script), closing quotes or brackets and a space; else
-# after the last space. Greedy `.*` finds the last one by backtracking from the piece's end.
-_ENDERS = "".join(re.escape(c) for c in Sentencizer.default_punct_chars)
 _CLOSERS = re.escape(")]}\"'\u201d\u2019\u00bb\u203a")
-_LAST_SENTENCE_END = re.compile(rf".*[{_ENDERS}][{_CLOSERS}]*\s", re.S)
 _LAST_SPACE = re.compile(r".*\s", re.S)
+
+
+@lru_cache(maxsize=1)
+def _last_sentence_end() -> re.Pattern[str]:
+    """Where a piece of an over-long text may end, best first: after the last sentence-ending
+    mark (those the sentencizer knows, in every script), closing quotes or brackets and a space;
+    else (`_LAST_SPACE`) after the last space. Greedy `.*` finds the last one by backtracking
+    from the piece's end."""
+    from spacy.pipeline import Sentencizer
+
+    enders = "".join(re.escape(c) for c in Sentencizer.default_punct_chars)
+    return re.compile(rf".*[{enders}][{_CLOSERS}]*\s", re.S)
 
 
 def count_words(text: str) -> int:
@@ -47,6 +58,8 @@ def base_language(tag: str) -> str:
 def sentence_pipeline(language: str) -> Language:
     """A pipeline that splits sentences: a configured trained one where installed, else
     `spacy.blank(lang)` with the rule-based sentencizer ('xx' for languages spaCy lacks)."""
+    import spacy
+
     lang = base_language(language)
     model = settings.COLLOQUY_SPACY_MODELS.get(lang)
     if model:
@@ -63,7 +76,7 @@ def safe_cut(text: str, start: int, stop: int) -> int:
     """Where to end a piece of text[start:] that may be at most `stop - start` characters long:
     just after the last sentence-ending punctuation followed by whitespace, else after the last
     whitespace, else at `stop` itself (never between a letter and its combining accent)."""
-    for pattern in (_LAST_SENTENCE_END, _LAST_SPACE):
+    for pattern in (_last_sentence_end(), _LAST_SPACE):
         match = pattern.match(text, start, stop)
         if match is not None and match.end() > start + 1:
             return match.end()

@@ -20,6 +20,9 @@ matcher and to take a word back to its possible base forms for the hashed list.
 (offsets shifted onto the new text) and its speaker labels (a participant's label becomes their
 code), so that everything stored afterwards, sentences and codings included, is computed on the
 pseudonymised text.
+
+spaCy is imported where a pipeline or matcher is built, so that the pages and commands that only
+name these functions do not load it.
 """
 
 from __future__ import annotations
@@ -32,18 +35,20 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import spacy
 from django.conf import settings
 from django.db import transaction
-from spacy.language import Language
-from spacy.matcher import PhraseMatcher
 
 from studies.audit import record
 from studies.importers import FileRejected, ParsedTranscript, ParsedTurn
 from studies.models import AuditEvent, Participant, PrivateName, Pseudonym, Study, Workshop
 from studies.nlp import base_language
 from studies.wording import plural
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.matcher import PhraseMatcher
 
 PARTICIPANT, NAME, PLACE, ORGANISATION = "participant", "name", "place", "organisation"
 EMAIL, PHONE, URL, PERSON = "email", "phone", "url", "person"
@@ -394,6 +399,8 @@ class Finding:
 
 @lru_cache(maxsize=16)
 def _tokenizer(language: str) -> Language:
+    import spacy
+
     try:
         return spacy.blank(base_language(language))
     except ImportError:
@@ -405,6 +412,8 @@ def _entity_pipeline(language: str) -> Language | None:
     model = settings.COLLOQUY_SPACY_MODELS.get(base_language(language))
     if not model:
         return None
+    import spacy
+
     nlp = spacy.load(model)
     return nlp if "ner" in nlp.pipe_names else None
 
@@ -522,6 +531,8 @@ def _phrase_matcher(
     """One matcher per set of names, tokenizer and study languages (a study's roster changes
     rarely, and a matcher with its patterns is the costly part): each name in its forms in
     every language the study uses, so a Finnish name in an English transcript is found too."""
+    from spacy.matcher import PhraseMatcher
+
     matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
     for name in names:
         forms = set().union(*(name_forms(name, lang) for lang in languages))

@@ -21,8 +21,6 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import pandas as pd
-
 # What makes a spreadsheet read a cell as a formula (or, for tab and CR, hides a formula after
 # whitespace that some spreadsheets strip).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -37,6 +35,8 @@ COLUMN_WIDTH_MAX = 60
 def native(value: object) -> object:
     """A cell as a plain Python value: None for every kind of missing (None, NaN, pd.NA, NaT),
     numpy scalars as int/float, timestamps as datetimes. Writers and json only know these."""
+    import pandas as pd  # here, not above: the pages that import this module need not load it
+
     if value is None:
         return None
     if isinstance(value, str):

@@ -14,6 +14,9 @@ Scores: a Likert point's score is its position 1..k in the question's option ord
 codes are names, not numbers; see surveys.models), also for a matrix's rows; a number is its
 value. Shares are fractions 0..1 of the question's (or matrix row's) n; a multiple choice's
 shares are shares of respondents, so they can add up to more than 1.
+
+numpy and scipy are imported by the two functions that use them (quartiles, the Wilcoxon test):
+the survey pages that import this module for its names do not load them.
 """
 
 from __future__ import annotations
@@ -24,9 +27,6 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-
-import numpy as np
-from scipy import stats
 
 from studies.groups import ALL, ParticipantGroups, participant_groups
 from surveys.forms import choice_codes
@@ -319,6 +319,8 @@ def _summarise_group(question: Question, group: str, respondents: list[_Responde
 def _number_summary(numbers: list[float]) -> NumberSummary:
     if not numbers:
         return NumberSummary(0, None, None, None, None, None, None, None)
+    import numpy as np
+
     q1, median, q3 = (float(q) for q in np.percentile(numbers, [25, 50, 75]))
     return NumberSummary(
         n=len(numbers),
@@ -471,6 +473,8 @@ def paired_change(group: str, before: list[float], after: list[float]) -> Paired
     if not nonzero:
         change.reason = "Every pair has the same score in both waves: there is no change to test."
         return change
+    from scipy import stats
+
     try:
         test = stats.wilcoxon(after, before)
     except ValueError as exc:

@@ -111,6 +111,8 @@ def parse_transcript(
     if ext in (".txt", ".md"):
         return txt.parse_text_transcript(data, filename, markdown=ext == ".md")
     if ext == ".docx":
+        from . import word  # python-docx (and lxml) only when a Word file is read
+
         return word.parse_docx(
             data, filename, max_unzipped_bytes=max_unzipped_bytes, max_ratio=max_ratio
         )
@@ -123,7 +125,7 @@ def parse_transcript(
 
 # The format modules import the types above from this package, so they can only be imported once
 # those exist.
-from . import srt, txt, vtt, word  # noqa: E402
+from . import srt, txt, vtt  # noqa: E402
 from .encoding import decode_text  # noqa: E402
 from .tables import read_table  # noqa: E402
 
