@@ -9,7 +9,9 @@
 //
 // Saving. Changes are drawn at once (optimistically) and sent one after another through a
 // single queue, so a quick create-then-remove can never race; a refused change is undone on
-// the page and the server's reason is shown in the status line.
+// the page and the server's reason is shown in the status line. A coding that could not be
+// saved or removed because the server or its database was unavailable is sent again, with the
+// same Idempotency-Key, after a wait the status line announces: it is done once.
 
 performance.mark("wb-start"); // with "wb-draw" below: the cost of drawing, for profiling
 const data = JSON.parse(document.getElementById("wb-data").textContent);
@@ -516,23 +518,67 @@ function enqueue(work, onError) {
   return run;
 }
 
-class ApiError extends Error {}
+class ApiError extends Error {
+  // `reason`: why the server did not answer, when trying again may help (a dropped
+  // connection, a database restart); null when the server refused the change itself.
+  constructor(message, reason = null) {
+    super(message);
+    this.reason = reason;
+  }
+}
 
-async function api(method, url, body) {
+// Waits before sending a change again after a failure that may pass; then it is given up.
+const RETRY_DELAYS = [1000, 2000, 4000, 8000];
+
+// A random key per change: sent again with it, the change is done once (Idempotency-Key).
+// crypto.randomUUID exists only on https and localhost pages, getRandomValues everywhere.
+function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// Every POST and DELETE carries an Idempotency-Key. With `retry`, a change the server could
+// not complete (unreachable, 502-504) is sent again with the same key after a wait, saying so
+// in the status line: the server does it once however often it arrives.
+async function api(method, url, body, { retry = false } = {}) {
+  const key = method === "POST" || method === "DELETE" ? newKey() : null;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await request(method, url, body, key);
+    } catch (error) {
+      if (!retry || !error.reason || attempt >= RETRY_DELAYS.length) throw error;
+      const wait = RETRY_DELAYS[attempt];
+      say(`Not saved yet: ${error.reason}. Trying again in ${wait / 1000} s…`, "error");
+      await sleep(wait);
+    }
+  }
+}
+
+async function request(method, url, body, key) {
+  const headers = {
+    Accept: "application/json",
+    "Content-Type": "application/json",
+    "X-CSRFToken": data.csrf,
+  };
+  if (key) headers["Idempotency-Key"] = key;
   let response;
   try {
     response = await fetch(url, {
       method,
       credentials: "same-origin",
-      headers: {
-        Accept: "application/json",
-        "Content-Type": "application/json",
-        "X-CSRFToken": data.csrf,
-      },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
-    throw new ApiError("the server could not be reached; check the connection and try again.");
+    throw new ApiError(
+      "the server could not be reached; check the connection and try again.",
+      "the server could not be reached",
+    );
   }
   if (response.status === 204) return null;
   let payload = null;
@@ -541,8 +587,18 @@ async function api(method, url, body) {
   } catch {
     payload = null;
   }
-  if (!response.ok) throw new ApiError(errorText(payload, response));
+  if (!response.ok) {
+    throw new ApiError(errorText(payload, response), transientReason(payload, response));
+  }
   return payload;
+}
+
+function transientReason(payload, response) {
+  if (payload && payload.code === "database_unavailable") return "the database was unavailable";
+  if ([502, 503, 504].includes(response.status)) {
+    return `the server answered ${response.status} ${response.statusText}`.trim();
+  }
+  return null;
 }
 
 function errorText(payload, response) {
@@ -626,7 +682,7 @@ function createCoding(code, start, end, { recordUndo = true, restoreMemo = null 
     async () => {
       const body = { document: data.document.id, code, start, end };
       if (data.consensus) body.consensus = true;
-      const saved = await api("POST", data.urls.codings, body);
+      const saved = await api("POST", data.urls.codings, body, { retry: true });
       const twin = findCodingById(saved.id);
       if (twin && twin !== coding) {
         // The server already had it (saved from another tab): keep one.
@@ -681,7 +737,8 @@ function removeCoding(coding, { recordUndo = true } = {}) {
   enqueue(
     async () => {
       if (coding.id === null) return; // its creation was refused: nothing to remove
-      await api("DELETE", `${data.urls.codings}${coding.id}/`);
+      const url = `${data.urls.codings}${coding.id}/`;
+      await api("DELETE", url, undefined, { retry: true });
       say(`Removed ${label}.`, "ok");
     },
     () => {
