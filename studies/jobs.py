@@ -111,7 +111,11 @@ def run_job(job_id: int) -> str:
     """The one task every job runs through. Returns the job's final status."""
     # Its log lines carry "job-<id>" (studies.logs), in a worker as in a request.
     with job_context(job_id):
-        return _run_job(job_id)
+        began = time.monotonic()
+        logger.info("job %s: starting", job_id)
+        status = _run_job(job_id)
+        logger.info("job %s: %s after %.1f s", job_id, status, time.monotonic() - began)
+        return status
 
 
 def _run_job(job_id: int) -> str:

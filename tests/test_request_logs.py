@@ -162,11 +162,14 @@ def test_a_job_logs_under_its_own_id(
 
     assert job.status == Job.Status.FAILED
     lines = [r for r in caplog.records if r.name == "colloquy.jobs"]
-    assert [r.getMessage() for r in lines] == [
+    messages = [r.getMessage() for r in lines]
+    assert messages[:3] == [
+        f"job {job.pk}: starting",
         "about to fail",
         f"job {job.pk} (test) failed",
     ]
+    assert re.fullmatch(rf"job {job.pk}: failed after \d+\.\d s", messages[3])
     for line in lines:
         RequestContextFilter().filter(line)
         assert line.request_id == f"job-{job.pk}"
-    assert "RuntimeError: a bug in a handler" in JsonFormatter().format(lines[1])
+    assert "RuntimeError: a bug in a handler" in JsonFormatter().format(lines[2])
