@@ -47,6 +47,7 @@ bench: install
 	$(TEST_ENV) $(BIN)/python bench/export_bench.py
 	$(TEST_ENV) $(BIN)/python bench/qdpx_bench.py
 	$(TEST_ENV) $(BIN)/python bench/machine_bench.py
+	$(TEST_ENV) $(BIN)/python bench/startup_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

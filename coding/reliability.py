@@ -9,6 +9,9 @@ percent agreement and the kappas use the units every compared coder judged.
 
 Values are unrounded. A measure that is undefined for the data (a code nobody applied, every
 judgement in one category) is None with a note saying why, never a made-up 1.0 or 0.
+
+numpy (and krippendorff, which loads it) is imported by the functions that compute: the pages,
+the API and the commands that import this module for UNITS or machine_labels start without it.
 """
 
 from __future__ import annotations
@@ -16,13 +19,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-import krippendorff
-import numpy as np
+from typing import TYPE_CHECKING
 
 from coding.models import Assignment, Code, Coding, code_paths
 from studies.models import Document, Sentence, Study, Turn
 from studies.spans import SpanIndex
+
+if TYPE_CHECKING:
+    import numpy as np
 
 UNITS = ("sentence", "turn", "character")
 
@@ -49,6 +53,8 @@ def alpha_verdict(value: float | None) -> str | None:
 
 def percent_agreement(matrix: np.ndarray) -> float | None:
     """The share of units, among those every coder judged, on which all coders agree."""
+    import numpy as np
+
     complete = matrix[:, ~np.isnan(matrix).any(axis=0)]
     if complete.shape[1] == 0:
         return None
@@ -57,6 +63,8 @@ def percent_agreement(matrix: np.ndarray) -> float | None:
 
 def cohen_kappa(first: Sequence[float], second: Sequence[float]) -> tuple[float | None, str]:
     """Cohen's kappa of two coders over the units both judged: (po - pe) / (1 - pe)."""
+    import numpy as np
+
     a, b = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
     both = ~(np.isnan(a) | np.isnan(b))
     a, b = a[both], b[both]
@@ -73,6 +81,8 @@ def cohen_kappa(first: Sequence[float], second: Sequence[float]) -> tuple[float 
 def fleiss_kappa(table: np.ndarray) -> tuple[float | None, str]:
     """Fleiss' kappa from a units x categories table of counts, each row summing to the number
     of raters (Fleiss 1971)."""
+    import numpy as np
+
     table = np.asarray(table, dtype=float)
     if table.shape[0] == 0:
         return None, "no unit was judged by every coder"
@@ -91,6 +101,9 @@ def fleiss_kappa(table: np.ndarray) -> tuple[float | None, str]:
 
 def krippendorff_alpha(matrix: np.ndarray) -> tuple[float | None, str]:
     """Krippendorff's alpha (nominal) with missing data, by the `krippendorff` package."""
+    import krippendorff
+    import numpy as np
+
     pairable = matrix[:, (~np.isnan(matrix)).sum(axis=0) >= 2]
     values = pairable[~np.isnan(pairable)]
     if values.size == 0:
@@ -168,6 +181,8 @@ class ReliabilityReport:
 
 def measure(matrix: np.ndarray, *, code_id: int | None, path: str) -> CodeAgreement:
     """Every measure for one binary presence matrix (coders x units; 1, 0 or NaN)."""
+    import numpy as np
+
     coders = matrix.shape[0]
     notes: list[str] = []
     coded = int((np.nan_to_num(matrix, nan=0.0) > 0).any(axis=0).sum())
@@ -229,6 +244,8 @@ def presence_matrices(
 ) -> tuple[np.ndarray, int]:
     """A (codes x coders x units) array over all documents: 1 where the coder applied the code
     in the unit, 0 where not, NaN where the coder has no judgement on the document."""
+    import numpy as np
+
     code_index = {code.pk: i for i, code in enumerate(codes)}
     coder_index = {coder.pk: i for i, coder in enumerate(coders)}
     judged = set(

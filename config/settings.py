@@ -211,6 +211,10 @@ FILE_UPLOAD_TEMP_DIR = os.getenv("FILE_UPLOAD_TEMP_DIR") or None
 
 # spaCy: trained pipelines to use per language when installed, e.g. {"en": "en_core_web_sm"}.
 COLLOQUY_SPACY_MODELS = envjson("COLLOQUY_SPACY_MODELS", "{}")
+# Web workers start without pandas, matplotlib, scipy and spaCy (the first request that needs one
+# loads it). With this on, config.preload loads them in a background thread once a worker has
+# started: the first table or transcript is quick, and every worker holds them in memory.
+COLLOQUY_PRELOAD = envbool("COLLOQUY_PRELOAD", "0")
 
 # Machine-assisted coding with a large language model: an OpenAI-compatible endpoint (a local
 # Ollama, vLLM or llama.cpp server keeps the data on campus), e.g. http://127.0.0.1:11434/v1.
