@@ -1145,6 +1145,12 @@ def check_codings(
     return scopes
 
 
+def _insert_order(coding: Coding) -> tuple[int, int, int, int, bool]:
+    """Rows go in in one order (the unique constraint's), so two requests inserting some of the
+    same codings at once wait for each other instead of deadlocking, whatever order they sent."""
+    return (coding.document_id, coding.code_id, coding.start, coding.end, coding.consensus)
+
+
 def _savepoint_if_in_transaction() -> transaction.Atomic | contextlib.nullcontext:
     """A refused INSERT must not spoil a surrounding transaction, so inside one it runs in a
     savepoint; in autocommit the failed statement undoes itself, and a transaction around a
@@ -1247,7 +1253,7 @@ def apply_codings(
     scopes = check_codings(user=user, spans=spans, study=study)
     wanted = list({span.key: span for span in spans}.values())
     if not rows:
-        return _insert_counted(user, wanted, scopes)
+        return _insert_counted(user, sorted(wanted, key=lambda s: s.key), scopes)
     objects = [
         Coding(
             document_id=s.document,
@@ -1265,7 +1271,7 @@ def apply_codings(
             if len(objects) == 1:
                 objects[0].save(force_insert=True)  # bulk_create would add BEGIN and COMMIT
             else:
-                Coding.objects.bulk_create(objects)
+                Coding.objects.bulk_create(sorted(objects, key=_insert_order))
         created, existing = objects, []
     except IntegrityError:
         # Some of them exist already (a double click, a repeated request): keep those and
@@ -1273,7 +1279,10 @@ def apply_codings(
         before = _existing(user, [s.key for s in wanted])
         with _savepoint_if_in_transaction():
             Coding.objects.bulk_create(
-                [row for row, s in zip(objects, wanted, strict=True) if s.key not in before],
+                sorted(
+                    (row for row, s in zip(objects, wanted, strict=True) if s.key not in before),
+                    key=_insert_order,
+                ),
                 ignore_conflicts=True,
             )
         after = _existing(user, [s.key for s in wanted])

@@ -290,3 +290,39 @@ def test_the_same_request_twice_at_once_with_one_key_is_done_once(
         assert answers[0][1] == answers[1][1]
     assert Coding.objects.filter(document__study=team.study).count() == 20
     assert IdempotencyKey.objects.count() == 20
+
+
+def test_one_coder_saving_the_same_codings_from_two_tabs_at_once_gets_each_once(
+    server: Server, team: Team
+) -> None:
+    """Without a shared key: the unique constraint decides; one request creates, the other
+    finds the coding existing, in whatever order the two bulk requests list them."""
+    token = next(iter(team.tokens.values()))
+    items = [
+        {"document": team.documents[n % 3], "code": team.codes[n % 5], "start": n, "end": 50}
+        for n in range(40)
+    ]
+    for round_ in range(5):
+        gate = threading.Barrier(2)
+        answers: list[tuple[int, object]] = []
+
+        def send(
+            items: list = items, gate: threading.Barrier = gate, answers: list = answers
+        ) -> None:
+            gate.wait()
+            answers.append(server.request("POST", "/api/v1/codings/bulk/", token, items))
+
+        tabs = [threading.Thread(target=send), threading.Thread(target=send, args=(items[::-1],))]
+        for thread in tabs:
+            thread.start()
+        for thread in tabs:
+            thread.join()
+
+        assert [status for status, _answer in answers] == [201, 201]
+        rows = set(Coding.objects.filter(document__study=team.study).values_list("pk", flat=True))
+        for _status, answer in answers:
+            # Each tab hears of all 40 codings, as created or as existing, and of no others.
+            assert {c["id"] for c in answer["created"] + answer["existing"]} == rows
+        created = sum(len(answer["created"]) for _status, answer in answers)
+        assert created == (40 if round_ == 0 else 0)
+    assert Coding.objects.filter(document__study=team.study).count() == 40

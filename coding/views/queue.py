@@ -118,7 +118,8 @@ def assignments(request: HttpRequest, slug: str) -> HttpResponse:
             Assignment(document=chosen_docs[d], coder=coder_ids[c], assigned_by=request.user)
             for d, c in wanted - existing.keys()
         ]
-        Assignment.objects.bulk_create(created)
+        # Two owners saving at once: the unique pair decides, the second's copy is dropped.
+        Assignment.objects.bulk_create(created, ignore_conflicts=True)
         removed = [existing[key].pk for key in existing.keys() - wanted]
         Assignment.objects.filter(pk__in=removed).delete()
         messages.success(
