@@ -31,7 +31,7 @@ Callum: Negotiate? With a machine?
 
 def text_of(response: object) -> str:
     """The page as a reader sees it: tags dropped, entities decoded, spaces collapsed."""
-    page = re.sub(r"<style>.*?</style>", " ", response.content.decode(), flags=re.S)
+    page = re.sub(r"<style[^>]*>.*?</style>", " ", response.content.decode(), flags=re.S)
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
 
 
