@@ -52,7 +52,8 @@ def owner(transactional_db: None) -> User:
     if connection.vendor != "postgresql":
         pytest.skip(
             "needs PostgreSQL (DATABASE_URL=postgres://...): the killed worker or server is a "
-            "second process, which cannot share SQLite's in-memory test database"
+            "second process, which cannot share SQLite's in-memory test database, and the "
+            "moment to kill it is read from pg_stat_activity"
         )
     return User.objects.create_user("alice", "alice@example.org", "pw-alice")
 
@@ -85,7 +86,8 @@ def other_backends() -> list[tuple[int, bool, str]]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pid, xact_start IS NOT NULL, query FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend'"
         )
         return cursor.fetchall()
 

@@ -1,7 +1,8 @@
 """Jobs in the browser, with the site configured for a worker (the database backend): an owner
 confirms a transcript import and lands on the job's page, which waits for a worker; when the
 worker has run the job, the page turns to Done with a Continue link by itself (htmx polls it),
-without a reload. The list of the owner's jobs shows it beside a running and a failed one. Every
+without a reload. The list of the owner's jobs shows it beside a running and a failed one; the
+running one's page turns to Stopped by itself once it has been silent past the stall time. Every
 state fits a 1024-pixel window and its text meets WCAG AA contrast."""
 
 from __future__ import annotations
@@ -114,6 +115,12 @@ def test_an_import_waits_for_a_worker_and_its_page_turns_to_done_by_itself(
     expect(status).to_contain_text("40 of 100 (40%)")
     expect(status.get_by_role("progressbar", name="Progress")).to_be_visible()
     assert_fits_and_reads(page)
+    # Silent past the stall time, its worker is taken to be gone: the page says so by itself.
+    settings.COLLOQUY_JOB_STALL_MINUTES = 0
+    expect(status).to_contain_text("Stopped: Drawing figures")
+    expect(status.get_by_role("alert")).to_contain_text("its worker stopped before it finished")
+    assert_fits_and_reads(page)
+    settings.COLLOQUY_JOB_STALL_MINUTES = 30
 
     page.goto(f"{live_server.url}/studies/adm/jobs/")
     page.get_by_role("link", name="Importing 2 transcripts").click()
