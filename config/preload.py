@@ -7,6 +7,10 @@ With COLLOQUY_PRELOAD on, `preload_heavy_modules()`, called by the server once a
 started (gunicorn's `post_worker_init`), loads them in a background thread instead. Python's
 import lock makes a request that needs a module while the thread is loading it wait for that one
 import, never load it twice.
+
+A server that loads the application once and forks its workers from it (gunicorn's
+`preload_app`) can instead call `warm()` in the parent before forking, never a thread there:
+the workers then share the loaded libraries' memory rather than each loading its own copy.
 """
 
 from __future__ import annotations
