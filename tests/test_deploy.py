@@ -143,6 +143,20 @@ def test_each_setting_can_be_changed_and_a_bad_value_is_named() -> None:
         assert message in bad.stderr
 
 
+def test_the_deployment_guide_names_every_variable_the_settings_read() -> None:
+    settings_source = (ROOT / "config" / "settings.py").read_text()
+    read = set(
+        re.findall(
+            r"(?:envbool|envint|envrate|envlist|envjson|os\.getenv)\(\s*\"([A-Z_]+)\"",
+            settings_source,
+        )
+    )
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+
+    assert {"SECRET_KEY", "COLLOQUY_MEDIA_STORAGE", "COLLOQUY_TASKS"} <= read
+    assert sorted(name for name in read if f"`{name}`" not in guide) == []
+
+
 # --- The Content Security Policy, as the browser receives it ----------------------------------
 
 
