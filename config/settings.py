@@ -331,7 +331,8 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", "5")
-AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", "15"))
+_AXES_COOLOFF_MINUTES = envint("AXES_COOLOFF_MINUTES", "15")
+AXES_COOLOFF_TIME = timedelta(minutes=_AXES_COOLOFF_MINUTES)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "studies.lockout.lockout_response"
@@ -344,7 +345,7 @@ if COLLOQUY_PROXY_COUNT:
 # `manage.py cleanup` keeps the login history (who logged in, from which address and browser)
 # this many days.
 COLLOQUY_LOGIN_LOG_DAYS = envint("COLLOQUY_LOGIN_LOG_DAYS", "90")
-if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME <= timedelta(0):
+if AXES_FAILURE_LIMIT < 1 or _AXES_COOLOFF_MINUTES < 1:
     raise ImproperlyConfigured("AXES_FAILURE_LIMIT and AXES_COOLOFF_MINUTES must be at least 1")
 
 # Logs go to standard error, one line per record: LOG_FORMAT=json (one JSON object a line, for a
