@@ -992,11 +992,12 @@ class TranscriptImportView(APIView):
             mapping=mapping,
             language=language,
             pseudonymise=pseudonymise,
+            discard_on_failure=True,
         )
         if runs_in_background():
             return job_accepted(request, job)
         if job.status == Job.Status.FAILED:
-            # Nobody comes back to an upload the API refused: its bytes go.
+            # Nobody comes back to an upload the API refused: its bytes go (whatever failed).
             PendingImport.objects.filter(batch=batch).delete()
             return Response(job.data or {"detail": job.error}, status=status.HTTP_400_BAD_REQUEST)
         return Response(job.data)

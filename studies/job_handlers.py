@@ -22,8 +22,11 @@ def start_transcript_import(
     language: str | None,
     pseudonymise: bool,
     decisions: dict[str, Decisions] | None = None,
+    discard_on_failure: bool = False,
 ) -> Job:
-    """Import the pending transcripts of `batch` (the owner's upload) as a job."""
+    """Import the pending transcripts of `batch` (the owner's upload) as a job. A refused
+    upload is kept for the review page to show again, unless `discard_on_failure` (the API's:
+    nobody comes back to it)."""
     pending = PendingImport.objects.filter(study=study, user=user, batch=batch)
     n = pending.count()
     return start_job(
@@ -41,6 +44,7 @@ def start_transcript_import(
                 name: {"each": dict(d.each), "kinds": dict(d.kinds)}
                 for name, d in (decisions or {}).items()
             },
+            "discard_on_failure": discard_on_failure,
         },
     )
 
@@ -72,6 +76,8 @@ def transcript_import(job: Job, progress: Progress) -> Outcome:
             progress=progress,
         )
     except FileRejected as exc:
+        if params.get("discard_on_failure"):
+            PendingImport.objects.filter(pk__in=[p.pk for p in pending]).delete()
         raise JobFailed(f"Nothing was imported: {exc}", data={"file": [str(exc)]}) from None
     PendingImport.objects.filter(pk__in=[p.pk for p in pending]).delete()
     return Outcome(

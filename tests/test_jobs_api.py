@@ -258,3 +258,5 @@ def test_a_transcript_refused_in_the_worker_says_why_in_the_job(
     assert job.error.startswith("Nothing was imported: ")
     assert "'Stranger'" in job.data["file"][0]
     assert not Document.objects.exists()
+    # Nobody comes back to an upload the API refused: its bytes are gone.
+    assert not PendingImport.objects.exists()
