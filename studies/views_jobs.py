@@ -75,14 +75,20 @@ def job_list(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def job_detail(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     study, job = job_for(request, slug, job_id)
+    stalled = is_stalled(job)
+    state = "stopped" if stalled else job.status
     context = {
         "study": study,
         "job": job,
-        "stalled": is_stalled(job),
+        "stalled": stalled,
+        "state": state,
+        "state_label": "Stopped" if stalled else job.get_status_display(),
         "background": runs_in_background(),
     }
     if request.htmx:
-        # The progress panel alone: htmx swaps it in every second until the job finishes.
+        # The progress panel alone: htmx swaps it in every second until the job finishes. The
+        # page's status line is told when the state differs from the one the page showed.
+        context["announce"] = request.GET.get("seen", state) != state
         return render(request, "studies/_job_status.html", context)
     return render(request, "studies/job_detail.html", context)
 

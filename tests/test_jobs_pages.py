@@ -35,8 +35,10 @@ def make_job(study: Study, user: User, **fields: object) -> Job:
     return Job.objects.create(study=study, user=user, **(values | fields))
 
 
-def panel(client: Client, job: Job) -> str:
-    answer = client.get(job.get_absolute_url(), headers={"HX-Request": "true"})
+def panel(client: Client, job: Job, seen: str | None = None) -> str:
+    """The status panel as htmx polls it, telling the state the page shows (`seen`)."""
+    query = {"seen": seen} if seen else {}
+    answer = client.get(job.get_absolute_url(), query, headers={"HX-Request": "true"})
     assert answer.status_code == 200
     return answer.content.decode()
 
@@ -321,3 +323,30 @@ def test_a_file_missing_from_storage_is_not_found_rather_than_an_error(
     alice = client_for(people["alice"])
     gone = alice.get(reverse("studies:job_file", args=[study.slug, packed.pk]))
     assert gone.status_code == 404
+
+
+def test_a_change_of_state_is_told_to_the_page_s_status_line_once(
+    study: Study, people: dict[str, User]
+) -> None:
+    job = make_job(study, people["alice"], kind="import", title="Importing 1 transcript")
+    alice = client_for(people["alice"])
+    page = alice.get(job.get_absolute_url()).content.decode()
+    # The status line stays on the page while the panel is replaced under it.
+    assert '<p id="job-announce" class="visually-hidden" role="status"></p>' in page
+    assert 'hx-vals=\'{"seen": "queued"}\'' in page
+
+    assert "job-announce" not in panel(alice, job, seen="queued")
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING, heartbeat_at=timezone.now())
+    running = panel(alice, job, seen="queued")
+    assert (
+        '<p id="job-announce" hx-swap-oob="innerHTML">Importing 1 transcript: Running.</p>'
+        in running
+    )
+    assert 'hx-vals=\'{"seen": "running"}\'' in running
+    assert "job-announce" not in panel(alice, job, seen="running")
+
+    Job.objects.filter(pk=job.pk).update(
+        status=Job.Status.FAILED, finished_at=timezone.now(), error="Nothing was imported."
+    )
+    failed = panel(alice, job, seen="running")
+    assert "Importing 1 transcript: Failed. Nothing was imported.</p>" in failed

@@ -68,6 +68,10 @@ def test_an_import_waits_for_a_worker_and_its_page_turns_to_done_by_itself(
     expect(status).to_contain_text("Imported 1 transcript:")
     assert page.evaluate("window.notReloaded") is True
     expect(status).not_to_have_attribute("hx-trigger", "every 1s")
+    # A screen reader hears it: the page's status line, which stays while the panel changes.
+    expect(
+        page.get_by_role("status").filter(has_text="Importing 1 transcript: Done.")
+    ).to_have_count(1)
     continue_link = status.get_by_role("link", name="Continue")
     expect(continue_link).to_be_visible()
     assert_fits_and_reads(page)
@@ -119,6 +123,7 @@ def test_an_import_waits_for_a_worker_and_its_page_turns_to_done_by_itself(
     settings.COLLOQUY_JOB_STALL_MINUTES = 0
     expect(status).to_contain_text("Stopped: Drawing figures")
     expect(status.get_by_role("alert")).to_contain_text("its worker stopped before it finished")
+    expect(page.locator("#job-announce")).to_have_text("Paper pack: Stopped.")
     assert_fits_and_reads(page)
     settings.COLLOQUY_JOB_STALL_MINUTES = 30
 
