@@ -98,6 +98,14 @@ class Gunicorn:
             pids += [int(pid) for pid in children.read_text().split()]
         return cpu_seconds(pids)
 
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
 
 def cpu_seconds(pids: list[int]) -> float:
     """CPU time (user + system) used so far by these processes (those still running)."""
@@ -125,14 +133,6 @@ def database_backends() -> list[int]:
         pids = [row[0] for row in cursor.fetchall()]
     connection.close()
     return pids
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 def machine_busy() -> tuple[float, float]:
