@@ -17,7 +17,7 @@ from django.db.models import Count, Min
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from studies.jobs import runs_in_background
 
@@ -67,7 +67,7 @@ def check_tasks() -> tuple[dict[str, object], str | None]:
 
 
 @never_cache
-@require_GET
+@require_safe  # GET, and HEAD for probes that only read the status
 def health(request: HttpRequest) -> JsonResponse:
     problems: list[str] = []
     body: dict[str, object] = {"status": "ok", "database": "ok"}

@@ -143,5 +143,6 @@ def test_it_answers_503_when_the_queue_table_does_not(settings: object) -> None:
 
 
 @pytest.mark.django_db
-def test_it_refuses_anything_but_get() -> None:
+def test_it_answers_head_and_refuses_anything_but_get() -> None:
+    assert Client().head("/health/").status_code == 200
     assert Client().post("/health/").status_code == 405
