@@ -157,6 +157,52 @@ def test_the_deployment_guide_names_every_variable_the_settings_read() -> None:
     assert sorted(name for name in read if f"`{name}`" not in guide) == []
 
 
+def command_of(line: str) -> list[str]:
+    """A unit's or Procfile's command as run from the code's folder with this virtualenv."""
+    words = line.replace("/srv/colloquy/app/", "").split()
+    words = [w for w in words if not w.startswith("GUNICORN_BIND=")]
+    if words[0] in (".venv/bin/python", "python"):
+        return [sys.executable, *words[1:]]
+    if words[0] in (".venv/bin/gunicorn", "gunicorn"):
+        return [str(Path(sys.executable).with_name("gunicorn")), *words[1:]]
+    raise AssertionError(f"unexpected command: {line}")
+
+
+def test_the_units_and_the_procfile_run_what_the_code_has() -> None:
+    env = documented_environment()
+    commands = {}
+    for unit in ("colloquy-web.service", "colloquy-worker.service", "colloquy-cleanup.service"):
+        text = (ROOT / "deploy" / unit).read_text()
+        assert "EnvironmentFile=/etc/colloquy/colloquy.env" in text
+        [start] = [line for line in text.splitlines() if line.startswith("ExecStart=")]
+        commands[unit] = command_of(start.removeprefix("ExecStart="))
+    for line in (ROOT / "deploy" / "Procfile").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, command = line.partition(": ")
+            commands[f"Procfile {name}"] = command_of(command)
+
+    for where, command in commands.items():
+        if Path(command[0]).name == "gunicorn":
+            assert command[1:] == ["-c", "config/gunicorn.py", "config.wsgi"], where
+            result = subprocess.run(
+                [*command, "--check-config"],
+                cwd=ROOT,
+                env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")} | env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+        else:
+            assert command[1] == "manage.py", where
+            result = run(["manage.py", "help", command[2]], env)
+        assert result.returncode == 0, f"{where}: {result.stderr}"
+    assert {name for name in commands if name.startswith("Procfile")} == {
+        "Procfile release",
+        "Procfile web",
+        "Procfile worker",
+    }
+
+
 # --- The Content Security Policy, as the browser receives it ----------------------------------
 
 
