@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from playwright.sync_api import Page
@@ -26,7 +27,7 @@ from coding.adjudication import start_round
 from coding.models import Assignment, Coding, Memo
 from exports.qdpx import write_qdpx
 from studies import invitations
-from studies.models import APIToken, MemberInvitation, Membership, PendingImport, Study
+from studies.models import APIToken, Job, MemberInvitation, Membership, PendingImport, Study
 from studies.recordings import attach_recording
 from surveys.models import Invitation as SurveyInvitation
 from surveys.models import Question, Survey
@@ -229,6 +230,20 @@ def site(transactional_db: None, media_root: object) -> Site:
         defaults={"submitted_at": survey.created_at},
     )
     submitted.answers.get_or_create(question=trust, defaults={"value": "s4"})
+    # Alice's finished paper pack, with its file: the job pages.
+    job = Job.objects.create(
+        study=study,
+        user=alice,
+        kind="pack",
+        title="Paper pack",
+        handler="exports.jobs.paper_pack",
+        status=Job.Status.DONE,
+        message="The paper pack is ready: every table and figure of the demo study.",
+        result_name="demo_pack.zip",
+        result_type="application/zip",
+        result_size=4,
+    )
+    job.result.save("demo_pack.zip", ContentFile(b"PK\x05\x06"))
     # A page of the survey holding its question, for the builder's pages.
     survey_page, _ = survey.pages.get_or_create(title="Your views")
     survey.questions.update(page=survey_page)
@@ -251,6 +266,7 @@ def site(transactional_db: None, media_root: object) -> Site:
         "question_id": [str(survey.questions.get(code="q1").pk)],
         "page_id": [str(survey_page.pk)],
         "response_id": [str(survey_response.pk)],
+        "job_id": [str(job.pk)],
         "uidb64": ["MQ"],
         # The widest tables: a crosstab by workshop and the quotes.
         "name": ["crosstab", "quotes"],
