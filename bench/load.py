@@ -464,8 +464,8 @@ def main() -> None:
     try:
         # One request per worker first: a fresh worker's first answer pays one-off costs.
         asyncio.run(closed_loop(setup, server.port, 1.0))
-        workers = args.workers or "default (2 x cores + 1)"
-        threads = args.threads or 1
+        workers = args.workers or "config default (one per core, at least 2)"
+        threads = args.threads or "config default (4)"
         print(
             f"PostgreSQL; Python {sys.version.split()[0]}; {os.cpu_count()} cores shared by "
             f"client, gunicorn and PostgreSQL; gunicorn workers: {workers}, threads: {threads}\n"
