@@ -7,7 +7,7 @@ import uuid
 
 from django.urls import reverse
 
-from studies.jobs import JobFailed, Outcome, Progress, start_job
+from studies.jobs import JobFailed, Outcome, Progress, stalled_before, start_job
 from studies.models import Job, PendingImport, Study
 from studies.pseudonymise import Decisions
 from studies.services import FileRejected, describe_outcomes, import_transcripts
@@ -26,7 +26,16 @@ def start_transcript_import(
 ) -> Job:
     """Import the pending transcripts of `batch` (the owner's upload) as a job. A refused
     upload is kept for the review page to show again, unless `discard_on_failure` (the API's:
-    nobody comes back to it)."""
+    nobody comes back to it). Confirmed again while its job waits or runs (a double click),
+    the upload's job is that same one; once that job has stalled, a new one starts."""
+    waiting = (
+        Job.objects.unfinished()
+        .filter(study=study, user=user, kind="import", params__batch=str(batch))
+        .exclude(status=Job.Status.RUNNING, heartbeat_at__lt=stalled_before())
+        .first()
+    )
+    if waiting is not None:
+        return waiting
     pending = PendingImport.objects.filter(study=study, user=user, batch=batch)
     n = pending.count()
     return start_job(

@@ -13,6 +13,7 @@ import re
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
@@ -20,6 +21,7 @@ from django.utils import timezone
 
 from studies.jobs import JobFailed, Outcome, Progress, run_job, start_job
 from studies.models import Job, Membership, Study
+from tests.test_transcript_import import FI_TXT
 
 POLLING = 'hx-trigger="every 1s"'
 
@@ -350,3 +352,33 @@ def test_a_change_of_state_is_told_to_the_page_s_status_line_once(
     )
     failed = panel(alice, job, seen="running")
     assert "Importing 1 transcript: Failed. Nothing was imported.</p>" in failed
+
+
+def test_an_upload_confirmed_twice_while_its_job_waits_has_one_job(
+    roster_study: Study, people: dict[str, User], settings: object
+) -> None:
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    alice = client_for(people["alice"])
+    upload = alice.post(
+        reverse("studies:import", args=[roster_study.slug]),
+        {
+            "transcripts": "1",
+            "t-workshop": roster_study.workshops.get(code="FI-1").pk,
+            "t-files": [SimpleUploadedFile("FI-1.txt", FI_TXT.encode())],
+        },
+    )
+    first = alice.post(upload["Location"], {"confirm": "1"})
+    again = alice.post(upload["Location"], {"confirm": "1"})  # a double click
+    job = Job.objects.get(study=roster_study, kind="import")
+    assert first["Location"] == again["Location"] == job.get_absolute_url()
+    # A job whose worker died (silent past the stall time) is not followed: a new one starts.
+    Job.objects.filter(pk=job.pk).update(
+        status=Job.Status.RUNNING, heartbeat_at=timezone.now() - dt.timedelta(minutes=31)
+    )
+    settings.COLLOQUY_JOB_STALL_MINUTES = 30
+    retried = alice.post(upload["Location"], {"confirm": "1"})
+    job = Job.objects.get(study=roster_study, kind="import", status=Job.Status.QUEUED)
+    assert retried["Location"] == job.get_absolute_url()
+    assert run_job.call(job.pk) == Job.Status.DONE
+    # Done, its upload is used up: confirming again finds nothing to import.
+    assert alice.post(upload["Location"], {"confirm": "1"}).status_code == 404
