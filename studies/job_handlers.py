@@ -7,7 +7,7 @@ import uuid
 
 from django.urls import reverse
 
-from studies.jobs import JobFailed, Outcome, Progress, stalled_before, start_job
+from studies.jobs import JobFailed, Outcome, Progress, start_job, waiting_job
 from studies.models import Job, PendingImport, Study
 from studies.pseudonymise import Decisions
 from studies.services import FileRejected, describe_outcomes, import_transcripts
@@ -28,12 +28,7 @@ def start_transcript_import(
     upload is kept for the review page to show again, unless `discard_on_failure` (the API's:
     nobody comes back to it). Confirmed again while its job waits or runs (a double click),
     the upload's job is that same one; once that job has stalled, a new one starts."""
-    waiting = (
-        Job.objects.unfinished()
-        .filter(study=study, user=user, kind="import", params__batch=str(batch))
-        .exclude(status=Job.Status.RUNNING, heartbeat_at__lt=stalled_before())
-        .first()
-    )
+    waiting = waiting_job(study=study, user=user, kind="import", batch=str(batch))
     if waiting is not None:
         return waiting
     pending = PendingImport.objects.filter(study=study, user=user, batch=batch)
@@ -83,12 +78,16 @@ def transcript_import(job: Job, progress: Progress) -> Outcome:
                 for name, d in (params.get("decisions") or {}).items()
             },
             progress=progress,
+            # The upload goes with the import's commit: a worker stopped in between cannot
+            # leave a saved import whose upload still waits to be confirmed.
+            in_transaction=lambda: PendingImport.objects.filter(
+                pk__in=[p.pk for p in pending]
+            ).delete(),
         )
     except FileRejected as exc:
         if params.get("discard_on_failure"):
             PendingImport.objects.filter(pk__in=[p.pk for p in pending]).delete()
         raise JobFailed(f"Nothing was imported: {exc}", data={"file": [str(exc)]}) from None
-    PendingImport.objects.filter(pk__in=[p.pk for p in pending]).delete()
     return Outcome(
         message=describe_outcomes(outcomes),
         next_url=reverse("studies:documents", kwargs={"slug": job.study.slug}),

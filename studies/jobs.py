@@ -231,6 +231,18 @@ def require(job: Job, min_role: str, *, archived_ok: bool = False) -> None:
         raise JobFailed(str(exc) or "You may no longer do this in this study.") from None
 
 
+def waiting_job(*, study: Study, user: object, kind: str, **params: object) -> Job | None:
+    """The same person's job of this kind and these params that waits or runs (not stalled):
+    asking again (a double click, a prefetched link) leads to it instead of another."""
+    lookups = {f"params__{name}": value for name, value in params.items()}
+    return (
+        Job.objects.unfinished()
+        .filter(study=study, user=user, kind=kind, **lookups)
+        .exclude(status=Job.Status.RUNNING, heartbeat_at__lt=stalled_before())
+        .first()
+    )
+
+
 def jobs_for(user: object, study: Study):
     """The jobs of a study that `user` started: the only ones they see."""
     return Job.objects.filter(study=study, user=user)

@@ -487,11 +487,14 @@ def import_transcripts(
     progress: ImportProgress | None = None,
     pseudonymise: bool = False,
     decisions: Mapping[str, Decisions] | None = None,
+    in_transaction: Callable[[], object] | None = None,
 ) -> list[TranscriptOutcome]:
     """Import transcripts all together or not at all. With `pseudonymise`, each text's
     personal data is replaced before it is stored (`decisions`: a reviewer's, by filename).
     Files are read and their sentences found first; only the writing is one transaction, so
     `progress` (done, total, stage) is heard from every step but that last one.
+    `in_transaction` runs inside that transaction, after the writes, so that what it does (a
+    job deleting the upload it imported) commits with them or not at all.
 
     Every speaker must be matched (by code, alias, facilitator label or `mapping`) and no file
     may replace a document whose text something refers to; otherwise FileRejected names the file
@@ -562,6 +565,8 @@ def import_transcripts(
                 )
             outcomes.append(outcome)
         _record_import(study, workshop, kind, outcomes, user)
+        if in_transaction is not None:
+            in_transaction()
     return outcomes
 
 
