@@ -17,3 +17,8 @@ class CodingConfig(AppConfig):
 
         if codings_panel not in PARTICIPANT_PANELS:
             PARTICIPANT_PANELS.append(codings_panel)
+
+        from coding.idempotency import cleanup_step
+        from studies.housekeeping import register
+
+        register(cleanup_step)

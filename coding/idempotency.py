@@ -166,3 +166,12 @@ def purge_expired(now: dt.datetime | None = None) -> int:
     cutoff = (now or timezone.now()) - LIFETIME
     deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+def cleanup_step(now: dt.datetime, dry_run: bool) -> tuple[int, tuple[str, str], str]:
+    """`manage.py cleanup`'s step for keys (studies.housekeeping)."""
+    if dry_run:
+        count = IdempotencyKey.objects.filter(created_at__lt=now - LIFETIME).count()
+    else:
+        count = purge_expired(now)
+    return count, ("idempotency key", "idempotency keys"), " older than a day"

@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from coding.models import IdempotencyKey
 from studies.management.commands.cleanup import STALLED_ERROR
 from studies.models import Job, PendingImport, Study
 from tests.helpers import client_for
@@ -95,13 +96,24 @@ def mess(study: Study, people: dict[str, User]) -> dict[str, object]:
     old_login = AccessLog.objects.create(username="alice", ip_address="203.0.113.7")
     AccessLog.objects.filter(pk=old_login.pk).update(attempt_time=NOW() - dt.timedelta(days=91))
     new_login = AccessLog.objects.create(username="alice", ip_address="203.0.113.7")
+    # Idempotency keys (coding's step, registered with studies.housekeeping): a day's worth.
+    key = {"user": alice, "fingerprint": "POST /api/v1/codings/ x", "status": 201, "body": {}}
+    IdempotencyKey.objects.create(key="old", created_at=NOW() - dt.timedelta(hours=25), **key)
+    new_key = IdempotencyKey.objects.create(key="new", **key)
     return locals()
 
 
 def test_dry_run_says_what_it_would_do_and_changes_nothing(mess: dict[str, object]) -> None:
     before = {
         model: model.objects.count()
-        for model in (Session, PendingImport, DBTaskResult, AccessAttempt, AccessLog)
+        for model in (
+            Session,
+            PendingImport,
+            DBTaskResult,
+            AccessAttempt,
+            AccessLog,
+            IdempotencyKey,
+        )
     }
 
     out = cleanup("--dry-run")
@@ -114,6 +126,7 @@ def test_dry_run_says_what_it_would_do_and_changes_nothing(mess: dict[str, objec
         "Would delete 1 finished task result older than 14 days",
         "Would delete 1 failed-login record older than the login cool-off",
         "Would delete 1 login history entry older than 90 days",
+        "Would delete 1 idempotency key older than a day",
     ]
     assert {model: model.objects.count() for model in before} == before
     old_pack = Job.objects.get(pk=mess["old_pack"].pk)
@@ -134,6 +147,7 @@ def test_it_cleans_up_what_is_old_and_leaves_the_rest(mess: dict[str, object]) -
         "Deleted 1 finished task result older than 14 days",
         "Deleted 1 failed-login record older than the login cool-off",
         "Deleted 1 login history entry older than 90 days",
+        "Deleted 1 idempotency key older than a day",
     ]
     assert list(Session.objects.values_list("session_key", flat=True)) == [mess["live"].session_key]
     # The old pack's file is gone; the job stays on its owner's list, marked expired.
@@ -155,6 +169,7 @@ def test_it_cleans_up_what_is_old_and_leaves_the_rest(mess: dict[str, object]) -
     }
     assert list(AccessAttempt.objects.values_list("username", flat=True)) == ["bob"]
     assert list(AccessLog.objects.values_list("pk", flat=True)) == [mess["new_login"].pk]
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]
 
 
 def test_a_second_run_finds_nothing_more(mess: dict[str, object]) -> None:

@@ -9,7 +9,9 @@ Each step is safe to repeat and only removes what has outlived its use:
 - uploads waiting for confirmation (PendingImport) older than a day;
 - the task queue's finished results older than COLLOQUY_TASK_RESULT_DAYS;
 - failed-login records older than the login cool-off (AXES_COOLOFF_MINUTES), and the login
-  history (address, browser) older than COLLOQUY_LOGIN_LOG_DAYS.
+  history (address, browser) older than COLLOQUY_LOGIN_LOG_DAYS;
+- then the steps other apps register (studies.housekeeping), e.g. idempotency keys older than
+  a day.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from studies.housekeeping import STEPS
 from studies.jobs import stalled_before
 from studies.models import Job, PendingImport
 from studies.views import PENDING_LIFETIME
@@ -65,6 +68,9 @@ class Command(BaseCommand):
         self.pending_imports()
         self.task_results()
         self.login_records()
+        for step in STEPS:
+            count, (one, many), suffix = step(self.now, self.dry_run)
+            self.report(counted(count, one, many), suffix)
 
     def report(self, what: str, suffix: str = "") -> None:
         verb = "Would delete" if self.dry_run else "Deleted"
