@@ -68,6 +68,21 @@ max_requests_jitter = max_requests // 10
 
 preload_app = True
 
+
+def when_ready(server: object) -> None:
+    """With COLLOQUY_PRELOAD on, the heavy libraries (pandas, matplotlib, scipy, spaCy) are
+    loaded here, once, in the master that already holds the application and is about to fork
+    its workers: every worker shares them, and no worker's first table or transcript waits for
+    them (config.preload.warm: imports only, no thread, no database connection). Runs only with
+    preload_app; with it off, each worker would have to load them itself."""
+    from django.conf import settings
+
+    if preload_app and settings.COLLOQUY_PRELOAD:
+        from config.preload import _warm_logged
+
+        _warm_logged()
+
+
 # Errors go to standard error; requests to standard output only when asked for (a reverse proxy
 # usually logs them already, and a line per request costs the worker time).
 errorlog = "-"
