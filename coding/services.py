@@ -52,6 +52,7 @@ from studies.access import CODER, OWNER, Access, require_role
 from studies.audit import record
 from studies.importers import FileRejected, TableRow, read_table
 from studies.models import AuditEvent, Document, Membership, Study
+from studies.rows import insert_rows
 from studies.services import check_upload_size
 from studies.wording import plural
 
@@ -1194,40 +1195,17 @@ def _insert_counted(
     user: object, wanted: Sequence[CodingSpan], scopes: dict[int, _DocumentScope]
 ) -> AppliedCodings:
     """Insert checked spans in one statement, leaving the ones the user already has to the
-    unique constraint (ON CONFLICT DO NOTHING, in SQLite and PostgreSQL alike), and count what
-    was written. PostgreSQL takes every row at once as arrays (unnest); SQLite runs one
-    prepared statement per row (executemany), which costs it no round trips."""
-    connection = connections[Coding.objects.db]
-    meta = Coding._meta
-    quote = connection.ops.quote_name
+    unique constraint (studies.rows.insert_rows with ignore_conflicts), and count what was
+    written."""
+    now = connections[Coding.objects.db].ops.adapt_datetimefield_value(timezone.now())
     names = ("document", "code", "start", "end", "consensus", "coder", "created_at")
-    columns = ", ".join(quote(meta.get_field(n).column) for n in names)
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    # Only the model's own table and column names go into the statements; values are bound.
-    insert = f"INSERT INTO {quote(meta.db_table)} ({columns}) "
-    with _savepoint_if_in_transaction(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                insert  # noqa: S608
-                + "SELECT d, c, s, e, k, %s, %s FROM unnest(%s::bigint[], %s::bigint[], "
-                "%s::integer[], %s::integer[], %s::boolean[]) AS t(d, c, s, e, k) "
-                "ON CONFLICT DO NOTHING",
-                [
-                    user.pk,
-                    now,
-                    [s.document for s in wanted],
-                    [s.code for s in wanted],
-                    [s.start for s in wanted],
-                    [s.end for s in wanted],
-                    [s.consensus for s in wanted],
-                ],
-            )
-        else:
-            cursor.executemany(
-                insert + "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                [(s.document, s.code, s.start, s.end, s.consensus, user.pk, now) for s in wanted],
-            )
-        created = cursor.rowcount
+    with _savepoint_if_in_transaction():
+        created = insert_rows(
+            Coding,
+            names,
+            [(s.document, s.code, s.start, s.end, s.consensus, user.pk, now) for s in wanted],
+            ignore_conflicts=True,
+        )
     _start_assignments(user, {s.document for s in wanted if not s.consensus}, scopes, check=True)
     return AppliedCodings(created=[], existing=[], counts=(created, len(wanted) - created))
 

@@ -32,7 +32,9 @@ _request: ContextVar[HttpRequest | None] = ContextVar("colloquy_audit_request", 
 _covered: ContextVar[bool] = ContextVar("colloquy_audit_covered", default=False)
 
 # Set while a background job runs (studies.jobs): the person who started it is the actor.
-_job_user: ContextVar[object | None] = ContextVar("colloquy_audit_job_user", default=None)
+_job_user: ContextVar[tuple[object, str] | None] = ContextVar(
+    "colloquy_audit_job_user", default=None
+)
 
 WEB, API, COMMAND, JOB = "web", "api", "command", "job"
 VIA_LABELS = {WEB: "Web", API: "API", COMMAND: "Command", JOB: "Job"}
@@ -57,7 +59,7 @@ def current_actor() -> tuple[object | None, str]:
     work a person started that runs in the background)."""
     job_user = _job_user.get()
     if job_user is not None:
-        return job_user, JOB
+        return job_user
     request = _request.get()
     if request is None:
         return None, COMMAND
@@ -94,9 +96,10 @@ def record(
 
 
 @contextmanager
-def acting_for(user: object) -> Iterator[None]:
-    """Inside, `record` attributes events to `user`, by way of a job."""
-    token = _job_user.set(user)
+def acting_for(user: object, via: str = "") -> Iterator[None]:
+    """Inside, `record` attributes events to `user`, reached `via` the channel the job was
+    asked for on (web, api), or "job" when unknown."""
+    token = _job_user.set((user, via or JOB))
     try:
         yield
     finally:

@@ -33,7 +33,7 @@ from django.utils.module_loading import import_string
 from django_tasks import task
 
 from studies.access import get_study_for_user, require_role
-from studies.audit import acting_for
+from studies.audit import acting_for, current_actor
 from studies.logs import job_context
 from studies.models import Job, Study
 
@@ -97,8 +97,15 @@ def start_job(
     """Record a job and hand it to the task backend; with the immediate backend it has run
     (done or failed) when this returns. `params` must be JSON: ids and choices, not objects."""
     import_string(handler)  # a misspelt handler fails here, in the request, not in a worker
+    _actor, via = current_actor()
     job = Job.objects.create(
-        study=study, user=user, kind=kind, title=title[:200], handler=handler, params=params or {}
+        study=study,
+        user=user,
+        kind=kind,
+        title=title[:200],
+        handler=handler,
+        params=params or {},
+        via=via,
     )
     result = run_job.enqueue(job.pk)
     Job.objects.filter(pk=job.pk, task_id="").update(task_id=str(result.id)[:64])
@@ -143,7 +150,7 @@ def _run_job(job_id: int) -> str:
         except (Http404, PermissionDenied):
             raise JobFailed("You are no longer a member of this study.") from None
         handler: Callable[[Job, Progress], Outcome | None] = import_string(job.handler)
-        with acting_for(job.user):
+        with acting_for(job.user, job.via):
             outcome = handler(job, progress) or Outcome()
     except JobFailed as exc:
         finish(job, error=str(exc), data=exc.data)

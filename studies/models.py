@@ -744,6 +744,9 @@ class Job(models.Model):
     result_size = models.PositiveBigIntegerField(default=0)
     result_expired = models.BooleanField(default=False)
     task_id = models.CharField(max_length=64, blank=True)
+    via = models.CharField(
+        max_length=10, blank=True, help_text="How it was asked for (web, api): for the audit."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

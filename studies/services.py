@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from django.conf import settings
-from django.db import connections, models, router, transaction
+from django.db import router, transaction
 from django.db.models.deletion import Collector
 from django.utils import timezone
 from django.utils.text import slugify
@@ -46,6 +46,7 @@ from studies.models import (
 )
 from studies.nlp import count_words, sentence_spans
 from studies.pseudonymise import Decisions, Pseudonymised, keep_mapping, pseudonymise_parsed
+from studies.rows import insert_rows
 from studies.wording import plural
 
 # Labels that mean the person running the session, in the study's languages. A speaker with one of
@@ -362,31 +363,6 @@ class TranscriptOutcome:
     words: int
     pseudonymised: str = ""  # what pseudonymisation replaced, when it ran
     replacements: list[str] = field(default_factory=list)  # one line each (Pseudonymised.lines)
-
-
-def insert_rows(model: type[models.Model], names: Sequence[str], rows: list[tuple]) -> None:
-    """Insert plain rows (values in the order of the field `names`; foreign keys as ids) in
-    one statement: a transcript's thousands of turns and sentences. The same rows as
-    bulk_create, without a model object per row, which took most of the time (about 6x on
-    SQLite, 3x on PostgreSQL for 2,000 sentences). PostgreSQL takes each column as an array
-    (unnest); SQLite runs one prepared statement per row (executemany, no round trips)."""
-    if not rows:
-        return
-    connection = connections[router.db_for_write(model)]
-    q = connection.ops.quote_name
-    fields = [model._meta.get_field(name) for name in names]
-    columns = ", ".join(q(field.column) for field in fields)
-    # Only the model's own table and column names go into the statement; values are bound.
-    insert = f"INSERT INTO {q(model._meta.db_table)} ({columns}) "
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
-            cursor.execute(
-                f"{insert}SELECT * FROM unnest({arrays})",  # noqa: S608
-                [list(column) for column in zip(*rows, strict=True)],
-            )
-        else:
-            cursor.executemany(f"{insert}VALUES ({', '.join(['%s'] * len(fields))})", rows)
 
 
 def store_transcript(

@@ -404,7 +404,7 @@ def test_a_rolled_back_transcript_import_records_nothing(
     def fail(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr("studies.services.Sentence.objects.bulk_create", fail)
+    monkeypatch.setattr("studies.services.insert_rows", fail)
     (tmp_path / "FI-1.txt").write_text(FI_TXT, encoding="utf-8")
     before = AuditEvent.objects.count()
     with pytest.raises(RuntimeError):
