@@ -35,6 +35,19 @@ P05,GB-1,GB,Manchester,2025-05-08,en-GB,,Callum,60+,man
 DEMO_PASSWORD = "demo-pass-123"
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """On PostgreSQL, the test connection commits without waiting for the disk: a throwaway
+    database loses nothing that matters, and the tests that commit (live servers, flushes
+    after transactional tests) stop waiting on fsync. The suite's second processes (a worker,
+    gunicorn) connect as a server does."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        database.setdefault("OPTIONS", {})["options"] = "-c synchronous_commit=off"
+
+
 @pytest.fixture(autouse=True)
 def media_root(settings: object, tmp_path: Path) -> Path:
     """Uploaded media (recordings) go to a folder of the test's own, never the project's."""

@@ -78,6 +78,9 @@ def postgres(transactional_db: None) -> None:
         )
 
 
+SECOND_PROCESS = "colloquy-second-process"
+
+
 def process_env(**extra: str) -> dict[str, str]:
     """The environment of a second process on this test's database and media folder."""
     db = connection.settings_dict
@@ -95,6 +98,8 @@ def process_env(**extra: str) -> dict[str, str]:
         "DEBUG": "0",
         "COLLOQUY_TASKS": "database",
         "PYTHONUNBUFFERED": "1",
+        # libpq names the second process's connections, so a test waits for those alone.
+        "PGAPPNAME": SECOND_PROCESS,
     }
     env.update(extra)
     return env
