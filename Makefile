@@ -48,6 +48,9 @@ bench: install
 	$(TEST_ENV) $(BIN)/python bench/qdpx_bench.py
 	$(TEST_ENV) $(BIN)/python bench/machine_bench.py
 	$(TEST_ENV) $(BIN)/python bench/startup_bench.py
+	$(TEST_ENV) $(BIN)/python bench/web_import_bench.py
+	@case "$$DATABASE_URL" in postgres*) $(TEST_ENV) $(BIN)/python bench/load.py ;; \
+	  *) echo "bench/load.py needs DATABASE_URL=postgres://... (a disposable database): skipped" ;; esac
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
