@@ -40,6 +40,6 @@ def insert_rows(
                 [list(column) for column in zip(*rows, strict=True)],
             )
         else:
-            placeholders = ", ".join(["%s"] * len(fields))
-            cursor.executemany(f"{insert}VALUES ({placeholders}){conflict}", rows)
+            values = ", ".join(["%s"] * len(fields))
+            cursor.executemany(f"{insert}VALUES ({values}){conflict}", rows)
         return cursor.rowcount
