@@ -26,3 +26,14 @@ def client_for(user: User | None) -> Client:
     if user is not None:
         client.force_login(user)
     return client
+
+
+def require_postgresql(why: str) -> None:
+    """Skip the test on SQLite, saying why it needs PostgreSQL (the tests of concurrent writers
+    and of second processes: a worker, a server). CI runs the suite on PostgreSQL too."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        import pytest
+
+        pytest.skip(f"needs PostgreSQL (DATABASE_URL=postgres://...): {why}")

@@ -28,6 +28,7 @@ from django.db import connection
 from coding.models import Code, Coding, IdempotencyKey
 from studies.models import Document, Membership, Study
 from studies.tokens import issue_token
+from tests.helpers import require_postgresql
 
 ROOT = Path(__file__).resolve().parents[1]
 CODERS = 20
@@ -40,8 +41,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def postgresql() -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL (DATABASE_URL=postgres://...): concurrent writers")
+    require_postgresql("concurrent writers")
 
 
 def free_port() -> int:

@@ -30,6 +30,7 @@ from django.urls import reverse
 from studies.jobs import Outcome, Progress, is_stalled, start_job
 from studies.models import Document, Job, Membership, PendingImport, Sentence, Study, Turn
 from studies.services import import_roster
+from tests.helpers import require_postgresql
 from tests.test_jobs_worker import (
     DATABASE_TASKS,
     ROOT,
@@ -50,12 +51,10 @@ STAGES = ("finding sentences", "writing")
 
 @pytest.fixture
 def owner(transactional_db: None) -> User:
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            "needs PostgreSQL (DATABASE_URL=postgres://...): the killed worker or server is a "
-            "second process, which cannot share SQLite's in-memory test database, and the "
-            "moment to kill it is read from pg_stat_activity"
-        )
+    require_postgresql(
+        "the killed worker or server is a second process, which cannot share SQLite's "
+        "in-memory test database, and the moment to kill it is read from pg_stat_activity"
+    )
     return User.objects.create_user("alice", "alice@example.org", "pw-alice")
 
 

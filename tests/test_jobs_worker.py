@@ -37,6 +37,7 @@ from coding.models import Code, Coding
 from coding.services import import_codebook
 from studies.models import Document, Job, Membership, PendingImport, Sentence, Study, Turn
 from studies.services import import_roster, import_transcripts
+from tests.helpers import require_postgresql
 
 ROOT = Path(__file__).resolve().parents[1]
 US1 = ROOT / "studies" / "demo" / "US-1.txt"
@@ -71,11 +72,7 @@ def transcript(words: int, seed: int = 1, title: str = "Long workshop") -> bytes
 
 @pytest.fixture
 def postgres(transactional_db: None) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            "needs PostgreSQL (DATABASE_URL=postgres://...): a second process cannot share "
-            "SQLite's in-memory test database"
-        )
+    require_postgresql("a second process cannot share SQLite's in-memory test database")
 
 
 SECOND_PROCESS = "colloquy-second-process"
