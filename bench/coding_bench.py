@@ -15,7 +15,6 @@ import http.client
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from django.utils.crypto import get_random_string
+from serving import free_port, wait_until_listening
 
 from coding.models import Code, Coding
 from studies.models import Membership, Study
@@ -91,12 +91,6 @@ def page_times(document, user: User, runs: int = 15) -> list[float]:
     return times
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Server:
     """gunicorn serving this project on 127.0.0.1, stopped when the benchmark ends."""
 
@@ -117,15 +111,7 @@ class Server:
             cwd=ROOT,
             env=env,
         )
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("gunicorn did not start")
+        wait_until_listening(self.process, self.port, 30, "gunicorn")
 
     def stop(self) -> None:
         self.process.terminate()

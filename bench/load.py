@@ -27,22 +27,17 @@ import asyncio
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from serving import free_port, wait_until_listening
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SLUG = "load-bench"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Gunicorn:
@@ -78,17 +73,7 @@ class Gunicorn:
             cwd=ROOT,
             env=environment,
         )
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError("gunicorn stopped while starting (see its messages above)")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("gunicorn did not start within 60 s")
+        wait_until_listening(self.process, self.port, 60, "gunicorn")
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) used so far by the master and its workers."""

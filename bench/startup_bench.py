@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+
+from serving import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = 5
@@ -50,12 +51,6 @@ def timed(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     cpu, started = children_cpu(), time.perf_counter()
     subprocess.run(args, cwd=ROOT, env=env, check=True, capture_output=True)
     return time.perf_counter() - started, children_cpu() - cpu
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def worker_pids(master: int) -> list[int]:
