@@ -73,3 +73,19 @@ def log_in(page: object, live_server: object, username: str, password: str) -> N
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
+
+
+def wait_until(page: object, expression: str, timeout: float = 10.0) -> None:
+    """Wait until a JavaScript expression is truthy in the page.
+
+    Playwright's wait_for_function evaluates a string predicate with eval() inside the page, which
+    our content security policy (no 'unsafe-eval') refuses whenever the first check is false; each
+    check here is a separate evaluate, which the policy does not govern.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout:.0f} s: {expression}")
+        page.wait_for_timeout(50)

@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from coding.models import Code, code_paths
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import log_in, wait_until
 
 
 def test_an_owner_sees_a_crosstab_with_its_figure_and_downloads_it_for_excel(
@@ -40,8 +40,9 @@ def test_an_owner_sees_a_crosstab_with_its_figure_and_downloads_it_for_excel(
     expect(table.get_by_role("rowheader", name="negotiability")).to_be_visible()
     figure = page.locator(".exp-figure img")
     expect(figure).to_have_attribute("alt", "Figure: " + table.locator("caption").inner_text())
-    page.wait_for_function(
-        "img => img.complete && img.naturalWidth > 0", arg=figure.element_handle()
+    wait_until(
+        page,
+        "(i => i.complete && i.naturalWidth > 0)(document.querySelector('.exp-figure img'))",
     )
 
     with page.expect_download() as info:

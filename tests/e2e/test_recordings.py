@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 from coding.models import Code, Coding
 from studies.models import Document, Recording, Study
 from studies.services import import_transcripts
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import log_in, wait_until
 from tests.e2e.test_people import CONTRAST_JS
 from tests.e2e.test_workbench import drag_select, settle
 from tests.test_recordings import wav_bytes
@@ -64,7 +64,7 @@ def player_time(page: Page) -> float:
 
 
 def wait_for_metadata(page: Page) -> None:
-    page.wait_for_function("document.querySelector('[data-player]').readyState >= 1")
+    wait_until(page, "document.querySelector('[data-player]').readyState >= 1")
 
 
 def test_an_owner_attaches_a_recording_and_plays_a_turn_from_its_time(

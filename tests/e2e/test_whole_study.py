@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from coding.models import Coding
 from studies.models import Document, ParticipantValue, Study
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import log_in, wait_until
 from tests.e2e.test_workbench import drag_select, settle
 from tests.test_recordings import wav_bytes
 
@@ -95,7 +95,7 @@ def test_a_study_is_run_from_the_browser_from_start_to_finish(
     )
     page.get_by_role("button", name="Attach").click()
     expect(page.locator(".messages")).to_contain_text("Attached session.wav")
-    page.wait_for_function("document.querySelector('[data-player]').readyState >= 1")
+    wait_until(page, "document.querySelector('[data-player]').readyState >= 1")
     page.get_by_role("button", name="Play from 0:00:10").click()
     expect(page.locator("#turn-2")).to_have_attribute("aria-current", "true")
     assert 10 <= page.evaluate("document.querySelector('[data-player]').currentTime") < 20
