@@ -10,14 +10,15 @@ percent agreement and the kappas use the units every compared coder judged.
 Values are unrounded. A measure that is undefined for the data (a code nobody applied, every
 judgement in one category) is None with a note saying why, never a made-up 1.0 or 0.
 
-numpy (and krippendorff, which loads it) is imported by the functions that compute: the pages,
-the API and the commands that import this module for UNITS or machine_labels start without it.
+Agreement is computed one document and one code at a time, each kept as its distinct columns
+(`Columns`), so a study of a hundred thousand sentences and fifty codes needs megabytes, not a
+gigabyte. numpy is imported by the functions that compute: the pages, the API and the commands
+that import this module for UNITS or machine_labels start without it.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -51,69 +52,154 @@ def alpha_verdict(value: float | None) -> str | None:
 # the coder gave the unit, or NaN where the coder gave none (missing).
 
 
-def percent_agreement(matrix: np.ndarray) -> float | None:
-    """The share of units, among those every coder judged, on which all coders agree."""
-    import numpy as np
+class Columns:
+    """A reliability matrix kept as its distinct columns and how many units have each: `values`
+    (coders x k, NaN where missing) and `counts` (k). Every measure below is a sum over units,
+    so it is the same on the distinct columns weighted by their counts as on the whole matrix;
+    and a study's pooled presence data (every unit and code, millions of decisions) has only a
+    few dozen distinct columns, so agreement over a large study costs little memory."""
 
-    complete = matrix[:, ~np.isnan(matrix).any(axis=0)]
-    if complete.shape[1] == 0:
-        return None
-    return float((complete == complete[0]).all(axis=0).mean())
+    def __init__(self, values: np.ndarray, counts: np.ndarray) -> None:
+        self.values = values
+        self.counts = counts
 
+    @classmethod
+    def of(cls, matrix: object) -> Columns:
+        import numpy as np
 
-def cohen_kappa(first: Sequence[float], second: Sequence[float]) -> tuple[float | None, str]:
-    """Cohen's kappa of two coders over the units both judged: (po - pe) / (1 - pe)."""
-    import numpy as np
+        matrix = np.asarray(matrix, dtype=float)
+        if matrix.ndim != 2:
+            raise ValueError("a reliability matrix has one row per coder and one column per unit")
+        return cls._distinct(matrix, np.ones(matrix.shape[1], dtype=np.int64))
 
-    a, b = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
-    both = ~(np.isnan(a) | np.isnan(b))
-    a, b = a[both], b[both]
-    if a.size == 0:
-        return None, "the coders judged no unit in common"
-    categories = np.union1d(a, b)
-    observed = float((a == b).mean())
-    expected = float(sum((a == c).mean() * (b == c).mean() for c in categories))
-    if expected >= 1.0:
-        return None, "undefined: both coders put every unit in the same category"
-    return (observed - expected) / (1.0 - expected), ""
+    @classmethod
+    def joined(cls, parts: Sequence[Columns]) -> Columns:
+        """The columns of several matrices side by side (the same coders): pooling."""
+        import numpy as np
 
+        values = np.concatenate([part.values for part in parts], axis=1)
+        return cls._distinct(values, np.concatenate([part.counts for part in parts]))
 
-def fleiss_kappa(table: np.ndarray) -> tuple[float | None, str]:
-    """Fleiss' kappa from a units x categories table of counts, each row summing to the number
-    of raters (Fleiss 1971)."""
-    import numpy as np
+    @classmethod
+    def _distinct(cls, matrix: np.ndarray, counts: np.ndarray) -> Columns:
+        import numpy as np
 
-    table = np.asarray(table, dtype=float)
-    if table.shape[0] == 0:
-        return None, "no unit was judged by every coder"
-    raters = table.sum(axis=1)
-    n = raters[0]
-    if n < 2 or not np.all(raters == n):
-        return None, "Fleiss' kappa needs the same number (two or more) of coders on every unit"
-    p_category = table.sum(axis=0) / table.sum()
-    p_unit = ((table * table).sum(axis=1) - n) / (n * (n - 1))
-    observed = float(p_unit.mean())
-    expected = float((p_category * p_category).sum())
-    if expected >= 1.0:
-        return None, "undefined: every judgement is in the same category"
-    return (observed - expected) / (1.0 - expected), ""
+        if matrix.shape[1] == 0:
+            return cls(matrix, counts)
+        judged = ~np.isnan(matrix)
+        categories = np.unique(matrix[judged])
+        base = categories.size + 1
+        if base ** matrix.shape[0] < 2**62:
+            # Each column as one integer, its cells as digits in base (categories + 1), with 0
+            # for missing: sorting integers is far faster than sorting columns.
+            digits = np.zeros(matrix.shape, dtype=np.int64)
+            digits[judged] = np.searchsorted(categories, matrix[judged]) + 1
+            places = np.array([base**row for row in range(matrix.shape[0])], dtype=np.int64)
+            keys = (digits * places[:, None]).sum(axis=0)
+            _keys, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+            values = matrix[:, first]
+        else:
+            # NaN never equals itself, so missing cells are keyed as infinity (not a category).
+            keyed = np.where(judged, matrix, np.inf)
+            values, inverse = np.unique(keyed, axis=1, return_inverse=True)
+            values = np.where(np.isinf(values), np.nan, values)
+        weights = np.bincount(inverse.reshape(-1), weights=counts, minlength=values.shape[1])
+        return cls(values, weights.astype(np.int64))
 
+    @property
+    def coders(self) -> int:
+        return int(self.values.shape[0])
 
-def krippendorff_alpha(matrix: np.ndarray) -> tuple[float | None, str]:
-    """Krippendorff's alpha (nominal) with missing data, by the `krippendorff` package."""
-    import krippendorff
-    import numpy as np
+    @property
+    def units(self) -> int:
+        return int(self.counts.sum())
 
-    pairable = matrix[:, (~np.isnan(matrix)).sum(axis=0) >= 2]
-    values = pairable[~np.isnan(pairable)]
-    if values.size == 0:
-        return None, "no unit was judged by two or more coders"
-    if np.unique(values).size < 2:
-        return None, "undefined: every judgement is in the same category"
-    value = krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal")
-    if value is None or math.isnan(value):
-        return None, "undefined for these data"
-    return float(value), ""
+    def _complete(self) -> tuple[np.ndarray, np.ndarray]:
+        """The columns every coder judged, and their counts."""
+        import numpy as np
+
+        keep = ~np.isnan(self.values).any(axis=0)
+        return self.values[:, keep], self.counts[keep]
+
+    def percent_agreement(self) -> float | None:
+        """The share of units, among those every coder judged, on which all coders agree."""
+        values, counts = self._complete()
+        if counts.sum() == 0:
+            return None
+        agree = (values == values[0]).all(axis=0)
+        return float(counts[agree].sum() / counts.sum())
+
+    def cohen_kappa(self) -> tuple[float | None, str]:
+        """Cohen's kappa of two coders over the units both judged: (po - pe) / (1 - pe)."""
+        import numpy as np
+
+        if self.coders != 2:
+            raise ValueError("Cohen's kappa compares exactly two coders")
+        a, b = self.values
+        both = ~(np.isnan(a) | np.isnan(b))
+        a, b, counts = a[both], b[both], self.counts[both]
+        total = counts.sum()
+        if total == 0:
+            return None, "the coders judged no unit in common"
+        observed = float(counts[a == b].sum() / total)
+        expected = float(
+            sum(
+                (counts[a == c].sum() / total) * (counts[b == c].sum() / total)
+                for c in np.union1d(a, b)
+            )
+        )
+        if expected >= 1.0:
+            return None, "undefined: both coders put every unit in the same category"
+        return (observed - expected) / (1.0 - expected), ""
+
+    def fleiss_kappa(self) -> tuple[float | None, str]:
+        """Fleiss' kappa (Fleiss 1971) over the units every coder judged."""
+        import numpy as np
+
+        values, counts = self._complete()
+        if counts.sum() == 0:
+            return None, "no unit was judged by every coder"
+        n = self.coders
+        if n < 2:
+            return None, "Fleiss' kappa needs two or more coders on every unit"
+        # Per distinct column: how many coders put the unit in each category.
+        table = (values[:, :, None] == np.unique(values)[None, None, :]).sum(axis=0)
+        p_category = (counts[:, None] * table).sum(axis=0) / (counts.sum() * n)
+        p_unit = ((table * table).sum(axis=1) - n) / (n * (n - 1))
+        observed = float((counts * p_unit).sum() / counts.sum())
+        expected = float((p_category * p_category).sum())
+        if expected >= 1.0:
+            return None, "undefined: every judgement is in the same category"
+        return (observed - expected) / (1.0 - expected), ""
+
+    def krippendorff_alpha(self) -> tuple[float | None, str]:
+        """Krippendorff's alpha (nominal) with missing data, from the coincidence matrix
+        (Krippendorff 2004, ch. 11; the tests check it against the krippendorff package)."""
+        import numpy as np
+
+        judged = ~np.isnan(self.values)
+        pairable = judged.sum(axis=0) >= 2
+        values, counts = self.values[:, pairable], self.counts[pairable]
+        if counts.sum() == 0:
+            return None, "no unit was judged by two or more coders"
+        categories = np.unique(values[~np.isnan(values)])
+        if categories.size < 2:
+            return None, "undefined: every judgement is in the same category"
+        # n_cu: how many coders put unit u in category c; m_u: how many judged it.
+        per_unit = (values[:, :, None] == categories[None, None, :]).sum(axis=0)
+        m = per_unit.sum(axis=1)
+        weight = counts / (m - 1)
+        # o_ck = sum over units of (n_cu n_ku - [c = k] n_cu) / (m_u - 1)
+        coincidences = np.einsum("u,uc,uk->ck", weight, per_unit, per_unit) - np.diag(
+            weight @ per_unit
+        )
+        n_c = coincidences.sum(axis=1)
+        n = n_c.sum()
+        expected = n * n - (n_c * n_c).sum()
+        if expected <= 0:
+            return None, "undefined for these data"
+        disagreement = n - np.trace(coincidences)
+        return float(1.0 - (n - 1) * disagreement / expected), ""
 
 
 # --- Units and presence ----------------------------------------------------------------------
@@ -179,36 +265,33 @@ class ReliabilityReport:
         }
 
 
-def measure(matrix: np.ndarray, *, code_id: int | None, path: str) -> CodeAgreement:
+def measure(columns: Columns, *, code_id: int | None, path: str) -> CodeAgreement:
     """Every measure for one binary presence matrix (coders x units; 1, 0 or NaN)."""
     import numpy as np
 
-    coders = matrix.shape[0]
     notes: list[str] = []
-    coded = int((np.nan_to_num(matrix, nan=0.0) > 0).any(axis=0).sum())
+    present = (np.nan_to_num(columns.values, nan=0.0) > 0).any(axis=0)
+    coded = int(columns.counts[present].sum())
     if coded == 0:
         notes.append("no coder applied this code in these units")
     cohen = fleiss = None
-    if coders == 2:
-        cohen, note = cohen_kappa(matrix[0], matrix[1])
+    if columns.coders == 2:
+        cohen, note = columns.cohen_kappa()
         if note:
             notes.append(f"Cohen's kappa: {note}")
     else:
-        complete = matrix[:, ~np.isnan(matrix).any(axis=0)]
-        present = (complete == 1).sum(axis=0)
-        table = np.stack([coders - present, present], axis=1)
-        fleiss, note = fleiss_kappa(table)
+        fleiss, note = columns.fleiss_kappa()
         if note:
             notes.append(f"Fleiss' kappa: {note}")
-    alpha, note = krippendorff_alpha(matrix)
+    alpha, note = columns.krippendorff_alpha()
     if note:
         notes.append(f"Krippendorff's alpha: {note}")
     return CodeAgreement(
         code_id=code_id,
         path=path,
-        units=int(matrix.shape[1]),
+        units=columns.units,
         coded_units=coded,
-        percent_agreement=percent_agreement(matrix),
+        percent_agreement=columns.percent_agreement(),
         cohen_kappa=cohen,
         fleiss_kappa=fleiss,
         krippendorff_alpha=alpha,
@@ -239,11 +322,12 @@ def machine_labels(study: Study) -> dict[str, str]:
     }
 
 
-def presence_matrices(
+def presence_blocks(
     documents: Sequence[Document], coders: Sequence, codes: Sequence[Code], unit: str
-) -> tuple[np.ndarray, int]:
-    """A (codes x coders x units) array over all documents: 1 where the coder applied the code
-    in the unit, 0 where not, NaN where the coder has no judgement on the document."""
+) -> Iterator[np.ndarray]:
+    """Per document, a (codes x coders x units) array: 1 where the coder applied the code in
+    the unit, 0 where not, NaN where the coder has no judgement on the document. One document
+    at a time, so memory follows the longest document, not the study."""
     import numpy as np
 
     code_index = {code.pk: i for i, code in enumerate(codes)}
@@ -274,7 +358,6 @@ def presence_matrices(
         ):
             spans[document_id].append((start, end))
 
-    blocks = []
     for document in documents:
         if unit == "character":
             starts = np.arange(document.text_length)
@@ -282,7 +365,7 @@ def presence_matrices(
         else:
             array = np.asarray(spans[document.pk], dtype=int).reshape(-1, 2)
             starts, ends = array[:, 0], array[:, 1]
-        block = np.zeros((len(codes), len(coders), len(starts)))
+        block = np.zeros((len(codes), len(coders), len(starts)), dtype=np.float32)
         for coder in coders:
             if (document.pk, coder.pk) not in judged:
                 block[:, coder_index[coder.pk], :] = np.nan
@@ -291,11 +374,7 @@ def presence_matrices(
             last = int(np.searchsorted(starts, end, side="left"))
             if first < last:
                 block[code_index[code_id], coder_index[coder_id], first:last] = 1.0
-        blocks.append(block)
-    if not blocks:
-        return np.zeros((len(codes), len(coders), 0)), 0
-    array = np.concatenate(blocks, axis=2)
-    return array, array.shape[2]
+        yield block
 
 
 def compute_reliability(
@@ -322,12 +401,19 @@ def compute_reliability(
     all_codes = list(Code.objects.filter(study=study))
     paths = code_paths(all_codes)
     codes = sorted((c for c in all_codes if c.codable), key=lambda c: paths[c.pk])
-    array, _units = presence_matrices(documents, coders, codes, unit)
+    import numpy as np
+
+    # Each code's matrix over all documents, kept as distinct columns document by document.
+    parts: list[list[Columns]] = [[Columns.of(np.zeros((len(coders), 0)))] for _ in codes]
+    for block in presence_blocks(documents, coders, codes, unit):
+        for i, part in enumerate(parts):
+            part.append(Columns.of(block[i]))
+    columns = [Columns.joined(part) for part in parts]
     per_code = [
-        measure(array[i], code_id=code.pk, path=paths[code.pk]) for i, code in enumerate(codes)
+        measure(columns[i], code_id=code.pk, path=paths[code.pk]) for i, code in enumerate(codes)
     ]
     # Pooled: every (unit, code) decision is one item.
-    pooled = array.transpose(1, 0, 2).reshape(len(coders), -1)
+    pooled = Columns.joined([Columns.of(np.zeros((len(coders), 0))), *columns])
     overall = measure(pooled, code_id=None, path="overall")
     return ReliabilityReport(
         unit=unit,

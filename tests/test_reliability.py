@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from coding.models import Code, Coding
-from coding.reliability import compare_coders, compute_reliability, presence_matrices
+from coding.reliability import compare_coders, compute_reliability, presence_blocks
 from studies.models import Document, Study
 from studies.services import import_transcripts
 
@@ -195,11 +195,9 @@ def test_presence_is_right_for_a_coding_spanning_several_units(
         start=sentences[7].start + 2,
         end=sentences[8].start + 1,
     )
-    array, units = presence_matrices(
-        [known_case], [people["bob"]], [rated_codes["humanity"]], "sentence"
-    )
-    assert units == 10
-    assert np.flatnonzero(array[0, 0]).tolist() == [7, 8]
+    [block] = presence_blocks([known_case], [people["bob"]], [rated_codes["humanity"]], "sentence")
+    assert block.shape == (1, 1, 10)
+    assert np.flatnonzero(block[0, 0]).tolist() == [7, 8]
 
 
 def test_the_reliability_page_shows_the_same_kappa(

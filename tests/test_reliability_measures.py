@@ -5,16 +5,28 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from coding.reliability import (
-    alpha_verdict,
-    cohen_kappa,
-    fleiss_kappa,
-    krippendorff_alpha,
-    measure,
-    percent_agreement,
-)
+from coding.reliability import Columns, alpha_verdict, measure
 
 NAN = np.nan
+
+
+def krippendorff_alpha(matrix):
+    return Columns.of(matrix).krippendorff_alpha()
+
+
+def cohen_kappa(first, second):
+    return Columns.of([first, second]).cohen_kappa()
+
+
+def fleiss_kappa(table):
+    """Fleiss' kappa of a units x categories table of counts, as a matrix of raters x units."""
+    table = np.asarray(table)
+    columns = [np.repeat(np.arange(table.shape[1]), row) for row in table]
+    return Columns.of(np.array(columns).T).fleiss_kappa()
+
+
+def percent_agreement(matrix):
+    return Columns.of(matrix).percent_agreement()
 
 
 def test_krippendorff_alpha_matches_the_packages_nominal_example() -> None:
@@ -78,7 +90,7 @@ def test_percent_agreement_uses_units_every_coder_judged() -> None:
 
 
 def test_a_code_nobody_used_has_no_kappa_or_alpha_and_says_why() -> None:
-    result = measure(np.zeros((2, 10)), code_id=1, path="Concept/humanity")
+    result = measure(Columns.of(np.zeros((2, 10))), code_id=1, path="Concept/humanity")
     assert result.percent_agreement == 1.0
     assert result.cohen_kappa is None
     assert result.krippendorff_alpha is None
@@ -98,7 +110,7 @@ def test_perfect_agreement_on_one_category_is_null_not_one() -> None:
 
 def test_three_coders_get_fleiss_not_cohen() -> None:
     data = np.array([[1, 0, 1, 0, 1], [1, 0, 1, 1, 1], [1, 0, 0, 0, 1]])
-    result = measure(data, code_id=1, path="x")
+    result = measure(Columns.of(data), code_id=1, path="x")
     assert result.cohen_kappa is None
     assert result.fleiss_kappa is not None
     assert result.percent_agreement == pytest.approx(3 / 5)
@@ -110,3 +122,56 @@ def test_three_coders_get_fleiss_not_cohen() -> None:
 )
 def test_alpha_is_judged_against_krippendorffs_thresholds(value, verdict) -> None:
     assert alpha_verdict(value) == verdict
+
+
+def random_presence(rng: np.random.Generator, coders: int, units: int) -> np.ndarray:
+    """Presence data as a study has it: mostly absent, some present, some missing."""
+    data = (rng.random((coders, units)) < 0.3).astype(float)
+    data[rng.random((coders, units)) < 0.15] = NAN
+    return data
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_alpha_equals_the_krippendorff_package_on_random_data(seed: int) -> None:
+    import krippendorff
+
+    rng = np.random.default_rng(seed)
+    coders = 2 + seed % 3
+    data = random_presence(rng, coders, 200)
+    if seed % 2:
+        data = np.where(np.isnan(data), NAN, rng.integers(0, 4, data.shape)).astype(float)
+    expected = krippendorff.alpha(reliability_data=data, level_of_measurement="nominal")
+    assert krippendorff_alpha(data)[0] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("coders", [2, 3])
+def test_pooling_distinct_columns_equals_measuring_the_whole_matrix(coders: int) -> None:
+    # A pooled matrix measured whole, against its parts kept as distinct columns and joined.
+    rng = np.random.default_rng(coders)
+    parts = [random_presence(rng, coders, n) for n in (50, 120, 1, 0, 300)]
+    whole = measure(Columns.of(np.concatenate(parts, axis=1)), code_id=None, path="overall")
+    joined = Columns.joined([Columns.of(part) for part in parts])
+    assert joined.units == 471
+    assert joined.counts.size <= 3**coders
+    pooled = measure(joined, code_id=None, path="overall")
+    assert pooled.units == whole.units
+    assert pooled.coded_units == whole.coded_units
+    assert pooled.notes == whole.notes
+    kappa = "cohen_kappa" if coders == 2 else "fleiss_kappa"
+    for name in ("percent_agreement", kappa, "krippendorff_alpha"):
+        assert getattr(whole, name) is not None, name
+        assert getattr(pooled, name) == pytest.approx(getattr(whole, name), rel=1e-12), name
+    # And the whole matrix, unit by unit, with its own independent formulas.
+    matrix = np.concatenate(parts, axis=1)
+    complete = matrix[:, ~np.isnan(matrix).any(axis=0)]
+    assert whole.percent_agreement == pytest.approx((complete == complete[0]).all(axis=0).mean())
+
+
+def test_many_coders_are_measured_the_same_way() -> None:
+    # Forty coders' columns do not fit one 64-bit key each; they are compared column by column.
+    import krippendorff
+
+    data = random_presence(np.random.default_rng(40), 40, 60)
+    expected = krippendorff.alpha(reliability_data=data, level_of_measurement="nominal")
+    assert krippendorff_alpha(data)[0] == pytest.approx(expected, rel=1e-12)
+    assert Columns.of(data).units == 60
