@@ -20,14 +20,16 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
-from rest_framework.decorators import api_view
+from rest_framework.decorators import api_view, parser_classes
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from coding import idempotency
+from coding.jobs import BLIND, start_reliability
 from coding.models import Assignment, Code, Coding, Memo, SuggestionDecision, code_paths
-from coding.reliability import UNITS, compute_reliability, machine_labels
+from coding.reliability import UNITS, Scope, ScopeError, machine_labels
 from coding.services import (
     CodebookError,
     CodingSpan,
@@ -50,7 +52,9 @@ from studies.access import (
     role_in,
 )
 from studies.api import StudyScopedResourceViewSet, schema_only
-from studies.models import Document, Study
+from studies.api_jobs import ACCEPTED, job_accepted, job_json
+from studies.jobs import runs_in_background
+from studies.models import Document, Job, Study
 
 BULK_MAX = 1000
 
@@ -444,43 +448,78 @@ def not_this(user: object, span: CodingSpan) -> None:
 # --- Agreement ------------------------------------------------------------------------------
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter("unit", str, enum=list(UNITS)),
-        OpenApiParameter("coders", str, description="Comma-separated usernames"),
-        OpenApiParameter(
-            "machines", str, enum=["on", "off"], description="off: leave machine coders out"
-        ),
-    ],
-    responses=OpenApiTypes.OBJECT,
-)
-@api_view(["GET"])
-def reliability(request: Request, slug: str) -> Response:
-    """Agreement per code and overall, the same JSON as `manage.py reliability`. With blind
-    coding on, coders may not see it (the figures would tell them about each other's work);
-    owners and viewers may, as on the Reliability page."""
-    study = get_study_for_user(request.user, slug)
+RELIABILITY_PARAMETERS = [
+    OpenApiParameter("unit", str, enum=list(UNITS)),
+    OpenApiParameter("coders", str, description="Comma-separated usernames"),
+    OpenApiParameter("round", int, description="An agreement round's id: its documents and coders"),
+    OpenApiParameter(
+        "machines", str, enum=["on", "off"], description="off: leave machine coders out"
+    ),
+]
+
+
+def reliability_scope(request: Request, study: Study, data: object) -> Scope:
+    """The scope asked for in a query (GET) or a body (POST), each name checked. With blind
+    coding on, coders may not see agreement (the figures would tell them about each other's
+    work); owners and viewers may, as on the Reliability page."""
     if not study.access.sees_others:
-        raise PermissionDenied(
-            "While blind coding is on, coders do not see agreement figures; owners and viewers do."
-        )
-    unit = request.query_params.get("unit", "sentence")
+        raise PermissionDenied(BLIND)
+    unit = data.get("unit") or "sentence"
     if unit not in UNITS:
         raise serializers.ValidationError({"unit": [f"Use one of {', '.join(UNITS)}."]})
-    coders = None
-    if request.query_params.get("coders"):
-        names = [n.strip() for n in request.query_params["coders"].split(",") if n.strip()]
-        members = {m.user.username: m.user for m in study.memberships.select_related("user")}
-        unknown = [name for name in names if name not in members]
-        if unknown:
-            raise serializers.ValidationError(
-                {"coders": [f"Not a member of this study: {', '.join(unknown)}."]}
-            )
-        coders = [members[name] for name in names]
+    # A query or a form may repeat the field; JSON gives a list or one string.
+    names = data.getlist("coders") if hasattr(data, "getlist") else data.get("coders") or []
+    if isinstance(names, str):
+        names = [names]
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise serializers.ValidationError({"coders": ["Give usernames, comma-separated."]})
+    names = [name.strip() for value in names for name in value.split(",") if name.strip()]
+    round_id = data.get("round")
+    machines = data.get("machines", "on")
+    if machines not in ("on", "off", True, False):
+        raise serializers.ValidationError({"machines": ["Use on or off."]})
     try:
-        report = compute_reliability(
-            study, unit=unit, coders=coders, machines=request.query_params.get("machines") != "off"
+        scope = Scope.of(
+            study, unit=unit, round_id=round_id, wanted=names, machines=machines in ("on", True)
         )
+    except ScopeError as exc:
+        raise serializers.ValidationError({"round": [str(exc)]}) from None
+    known = {coder.get_username() for coder in scope.candidates}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise serializers.ValidationError(
+            {"coders": [f"Not a coder of this study: {', '.join(unknown)}."]}
+        )
+    return scope
+
+
+@extend_schema(parameters=RELIABILITY_PARAMETERS, responses=OpenApiTypes.OBJECT)
+@extend_schema(
+    methods=["POST"],
+    parameters=[],
+    request=OpenApiTypes.OBJECT,
+    description="The same table computed as a job (for a large study): a body with unit, "
+    "coders (a list or a comma-separated string), round and machines; 201 with the finished "
+    "job, whose data is the table, or 202 while it waits for a worker.",
+    responses={201: OpenApiTypes.OBJECT, 202: ACCEPTED},
+)
+@api_view(["GET", "POST"])
+@parser_classes([JSONParser, FormParser, MultiPartParser])
+def reliability(request: Request, slug: str) -> Response:
+    """Agreement per code and overall, the same JSON as `manage.py reliability` (GET), or the
+    same computed as a job (POST)."""
+    study = get_study_for_user(request.user, slug)
+    if request.method == "POST":
+        scope = reliability_scope(request, study, request.data)
+        job = start_reliability(study=study, user=request.user, scope=scope)
+        if runs_in_background():
+            return job_accepted(request, job)
+        if job.status == Job.Status.FAILED:
+            return Response({"detail": job.error, **job.data}, status=400)
+        return Response(job_json(request, job), status=201)
+    scope = reliability_scope(request, study, request.query_params)
+    try:
+        report = scope.compute(study)
     except ValueError as exc:
         raise serializers.ValidationError({"coders": [str(exc)]}) from None
     labels = machine_labels(study)

@@ -8,11 +8,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.urls import reverse
+from django.utils.http import urlencode
 
 from coding.machine import MachineError, actions
-from studies.access import OWNER
-from studies.jobs import JobFailed, Outcome, Progress, require, start_job
+from coding.reliability import Scope
+from studies.access import OWNER, VIEWER
+from studies.jobs import JobFailed, Outcome, Progress, require, start_job, waiting_job
 from studies.models import Document, Job, Study
+from studies.wording import plural
 
 
 def _machine_page(study: Study) -> str:
@@ -89,4 +92,60 @@ def suggest(job: Job, progress: Progress) -> Outcome:
         "shown in the coding view under Show suggestions.",
         next_url=_machine_page(study),
         data=run.as_json(),
+    )
+
+
+# --- Agreement over a large study -----------------------------------------------------------
+
+BLIND = "While blind coding is on, coders do not see agreement figures; owners and viewers do."
+
+
+def start_reliability(*, study: Study, user: object, scope: Scope) -> Job:
+    """The reliability table of `scope` as a job (the page does this for a large study; the
+    API on request). Asked for again while the same table waits or runs, the answer is that
+    job, not another."""
+    params = scope.params()
+    waiting = waiting_job(study=study, user=user, kind="reliability", **params)
+    if waiting is not None:
+        return waiting
+    of = f", round “{scope.agreement_round.name}”" if scope.agreement_round else ""
+    return start_job(
+        study=study,
+        user=user,
+        kind="reliability",
+        title=f"Agreement by {scope.unit}{of}",
+        handler="coding.jobs.reliability",
+        params=params,
+    )
+
+
+def reliability(job: Job, progress: Progress) -> Outcome:
+    from coding.reliability import ScopeError, machine_labels
+
+    study = job.study
+    require(job, VIEWER, archived_ok=True)
+    # Blind coding may have been turned on since it was asked for.
+    if not study.access.sees_others:
+        raise JobFailed(BLIND)
+    try:
+        scope = Scope.from_params(study, job.params)
+        progress(0, 0, "Reading the documents' codings", force=True)
+        report = scope.compute(study, progress=progress)
+    except ScopeError as error:
+        raise JobFailed(f"No agreement computed: {error}", data={"round": [str(error)]}) from None
+    except ValueError as error:
+        raise JobFailed(f"No agreement computed: {error}.", data={"coders": [str(error)]}) from None
+    labels = machine_labels(study)
+    alpha = report.overall.krippendorff_alpha
+    pooled = "undefined" if alpha is None else f"{alpha:.3f}"
+    url = reverse("coding:reliability", kwargs={"slug": study.slug})
+    return Outcome(
+        message=f"Agreement of {plural(len(report.coders), 'coder')} over "
+        f"{plural(len(report.documents), 'document')} by {report.unit}: Krippendorff's alpha, "
+        f"all codes pooled, {pooled}.",
+        next_url=f"{url}?{urlencode({'job': job.pk})}",
+        data={
+            **report.stored(),
+            "machines": {name: labels[name] for name in report.coders if name in labels},
+        },
     )

@@ -18,11 +18,14 @@ that import this module for UNITS or machine_labels start without it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from coding.models import Assignment, Code, Coding, code_paths
+from django.conf import settings
+from django.db.models import Q, Sum
+
+from coding.models import AgreementRound, Assignment, Code, Coding, code_paths
 from studies.models import Document, Sentence, Study, Turn
 from studies.spans import SpanIndex
 
@@ -246,6 +249,25 @@ class CodeAgreement:
         }
         return data if self.code_id is None else {"code": self.path, **data}
 
+    @classmethod
+    def from_json(cls, data: dict, *, code_id: int | None) -> CodeAgreement:
+        return cls(
+            code_id=code_id,
+            path=data.get("code", "overall"),
+            **{name: data[name] for name in MEASURE_FIELDS},
+        )
+
+
+MEASURE_FIELDS = (
+    "units",
+    "coded_units",
+    "percent_agreement",
+    "cohen_kappa",
+    "fleiss_kappa",
+    "krippendorff_alpha",
+    "notes",
+)
+
 
 @dataclass
 class ReliabilityReport:
@@ -263,6 +285,23 @@ class ReliabilityReport:
             "overall": self.overall.as_json(),
             "codes": [code.as_json() for code in self.codes],
         }
+
+    def stored(self) -> dict:
+        """The report as a job keeps it: its JSON and the codes' ids."""
+        return {**self.as_json(), "code_ids": [code.code_id for code in self.codes]}
+
+    @classmethod
+    def from_stored(cls, data: dict) -> ReliabilityReport:
+        return cls(
+            unit=data["unit"],
+            coders=data["coders"],
+            documents=data["documents"],
+            overall=CodeAgreement.from_json(data["overall"], code_id=None),
+            codes=[
+                CodeAgreement.from_json(row, code_id=code_id)
+                for row, code_id in zip(data["codes"], data["code_ids"], strict=True)
+            ],
+        )
 
 
 def measure(columns: Columns, *, code_id: int | None, path: str) -> CodeAgreement:
@@ -384,7 +423,10 @@ def compute_reliability(
     coders: Sequence | None = None,
     documents: Sequence[Document] | None = None,
     machines: bool = True,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> ReliabilityReport:
+    """Agreement of `coders` (default: everyone with codings there) over `documents` (default:
+    the study's). `progress(done, total, stage)` hears of each document read (a job's)."""
     if unit not in UNITS:
         raise ValueError(f"unknown unit {unit!r}: use one of {', '.join(UNITS)}")
     documents = list(
@@ -405,9 +447,11 @@ def compute_reliability(
 
     # Each code's matrix over all documents, kept as distinct columns document by document.
     parts: list[list[Columns]] = [[Columns.of(np.zeros((len(coders), 0)))] for _ in codes]
-    for block in presence_blocks(documents, coders, codes, unit):
+    for n, block in enumerate(presence_blocks(documents, coders, codes, unit), start=1):
         for i, part in enumerate(parts):
             part.append(Columns.of(block[i]))
+        if progress is not None:
+            progress(n, len(documents), "Reading the documents' codings")
     columns = [Columns.joined(part) for part in parts]
     per_code = [
         measure(columns[i], code_id=code.pk, path=paths[code.pk]) for i, code in enumerate(codes)
@@ -422,6 +466,135 @@ def compute_reliability(
         overall=overall,
         codes=per_code,
     )
+
+
+# --- What is compared, as a page, the API or a job asks for it -------------------------------
+
+
+def study_coders(study: Study) -> list:
+    """Everyone who can code in the study or has coder-layer codings in it (a former member's
+    codings still count for agreement), by username."""
+    from django.contrib.auth import get_user_model
+
+    from studies.models import Membership
+
+    roles = [Membership.Role.CODER, Membership.Role.OWNER]
+    return list(
+        get_user_model()
+        .objects.filter(
+            Q(memberships__study=study, memberships__role__in=roles)
+            | Q(codings__document__study=study, codings__consensus=False)
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+class ScopeError(ValueError):
+    """A scope that names something the study does not have (a round deleted since)."""
+
+
+@dataclass
+class Scope:
+    """What a reliability table compares: the unit, an agreement round's documents and coders
+    or the whole study, the coders asked for by name (none: everyone who coded), and whether
+    machine coders are measured beside the people."""
+
+    unit: str = "sentence"
+    agreement_round: AgreementRound | None = None
+    wanted: list[str] = field(default_factory=list)
+    machines: bool = True
+    candidates: list = field(default_factory=list)
+    coders: list | None = None
+    documents: list[Document] | None = None
+
+    @classmethod
+    def of(
+        cls,
+        study: Study,
+        *,
+        unit: str = "",
+        round_id: object = None,
+        wanted: Sequence[str] = (),
+        machines: bool = True,
+    ) -> Scope:
+        agreement_round = None
+        if round_id not in (None, ""):
+            if not str(round_id).isdigit():
+                raise ScopeError("No such round.")
+            agreement_round = AgreementRound.objects.filter(study=study, pk=round_id).first()
+            if agreement_round is None:
+                raise ScopeError("No such round in this study.")
+        unit = unit or (agreement_round.unit if agreement_round else "sentence")
+        if unit not in UNITS:
+            unit = "sentence"
+        scope = cls(
+            unit=unit,
+            agreement_round=agreement_round,
+            wanted=[name for name in wanted if name],
+            machines=machines,
+            candidates=study_coders(study),
+        )
+        if agreement_round is not None:
+            scope.documents = list(agreement_round.documents.order_by("title"))
+            scope.coders = list(agreement_round.coders.order_by("username"))
+        labels = machine_labels(study)
+        if scope.wanted:
+            asked = set(scope.wanted)
+            scope.coders = [c for c in scope.candidates if c.get_username() in asked]
+        elif scope.coders is not None and not machines:
+            scope.coders = [c for c in scope.coders if c.get_username() not in labels]
+        return scope
+
+    def params(self) -> dict:
+        """The scope as a job keeps it (JSON), to be read again with `Scope.of`."""
+        return {
+            "unit": self.unit,
+            "round": self.agreement_round.pk if self.agreement_round else None,
+            "coders": self.wanted,
+            "machines": self.machines,
+        }
+
+    @classmethod
+    def from_params(cls, study: Study, params: dict) -> Scope:
+        return cls.of(
+            study,
+            unit=params.get("unit", ""),
+            round_id=params.get("round"),
+            wanted=params.get("coders") or [],
+            machines=params.get("machines", True),
+        )
+
+    def compute(
+        self, study: Study, progress: Callable[[int, int, str], None] | None = None
+    ) -> ReliabilityReport:
+        return compute_reliability(
+            study,
+            unit=self.unit,
+            coders=self.coders,
+            documents=self.documents,
+            machines=self.machines,
+            progress=progress,
+        )
+
+    def decisions(self, study: Study) -> int:
+        """How many (unit, code, coder) judgements the table weighs: what its time and memory
+        follow. Counted with two queries, without reading any coding."""
+        documents = Document.objects.filter(study=study)
+        if self.documents is not None:
+            documents = documents.filter(pk__in=[d.pk for d in self.documents])
+        if self.unit == "character":
+            units = documents.aggregate(n=Sum("text_length"))["n"] or 0
+        else:
+            model = Sentence if self.unit == "sentence" else Turn
+            units = model.objects.filter(document__in=documents).count()
+        coders = len(self.coders) if self.coders is not None else len(self.candidates)
+        codes = Code.objects.filter(study=study, codable=True).count()
+        return units * codes * coders
+
+    def is_large(self, study: Study) -> bool:
+        """Whether the page hands the table to a job (COLLOQUY_RELIABILITY_INLINE_DECISIONS)."""
+        return self.decisions(study) > settings.COLLOQUY_RELIABILITY_INLINE_DECISIONS
 
 
 # --- Comparing two coders on one document -----------------------------------------------------

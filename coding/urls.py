@@ -39,6 +39,7 @@ urlpatterns = [
     ),
     # inter-coder reliability, rounds and adjudication (coding/views/reliability.py)
     path(S + "reliability/", reliability.reliability, name="reliability"),
+    path(S + "reliability/compute/", reliability.reliability_job, name="reliability_job"),
     path(S + "reliability/rounds/", reliability.rounds, name="rounds"),
     path(
         S + "reliability/rounds/<int:round_id>/close/",

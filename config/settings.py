@@ -247,6 +247,9 @@ if COLLOQUY_TASKS not in _TASK_BACKENDS:
 TASKS = {"default": {"BACKEND": _TASK_BACKENDS[COLLOQUY_TASKS]}}
 # A running job that has reported nothing for this long is taken to have lost its worker.
 COLLOQUY_JOB_STALL_MINUTES = envint("COLLOQUY_JOB_STALL_MINUTES", "30")
+# The Reliability page computes a table of more (unit, code, coder) judgements than this as a
+# job (about 2 s and 30 MB for 12 million on two cores); smaller tables on the page itself.
+COLLOQUY_RELIABILITY_INLINE_DECISIONS = envint("COLLOQUY_RELIABILITY_INLINE_DECISIONS", "5000000")
 # A job's file (a paper pack, an export) is kept this many days, then `manage.py cleanup`
 # deletes it.
 COLLOQUY_JOB_RESULT_DAYS = envint("COLLOQUY_JOB_RESULT_DAYS", "7")

@@ -18,7 +18,6 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -34,18 +33,24 @@ from coding.adjudication import (
     decision_map,
     start_round,
 )
+from coding.jobs import start_reliability
 from coding.models import AdjudicationDecision, AgreementRound, Code, Coding, code_paths
 from coding.reliability import (
     UNITS,
+    ReliabilityReport,
+    Scope,
+    ScopeError,
     alpha_verdict,
     compare_coders,
-    compute_reliability,
     machine_labels,
+    study_coders,
     unit_spans,
 )
 from studies.access import get_document_for_user, get_study_for_user
-from studies.models import Document, Membership, Study, Turn
+from studies.jobs import jobs_for, runs_in_background
+from studies.models import Document, Job, Membership, Study, Turn
 from studies.spans import SpanIndex
+from studies.views_jobs import job_response
 from studies.wording import plural
 
 User = get_user_model()
@@ -63,32 +68,38 @@ def blind_wall(request: HttpRequest, study: Study) -> HttpResponse | None:
     return None
 
 
-def study_coders(study: Study) -> list:
-    """Everyone who can code in the study or has coder-layer codings in it (a former member's
-    codings still count for agreement), by username."""
-    return list(
-        User.objects.filter(
-            Q(memberships__study=study, memberships__role__in=[CODER, OWNER])
-            | Q(codings__document__study=study, codings__consensus=False)
+def asked_scope(study: Study, query: object) -> Scope:
+    """What the page's form asks to compare (GET to show, POST to compute as a job)."""
+    try:
+        return Scope.of(
+            study,
+            unit=query.get("unit", ""),
+            round_id=query.get("round", ""),
+            wanted=query.getlist("coder"),
+            machines=query.get("machines") != "off",
         )
-        .distinct()
-        .order_by("username")
-    )
+    except ScopeError as error:
+        raise Http404(str(error)) from None
 
 
-def chosen_round(request: HttpRequest, study: Study) -> AgreementRound | None:
-    round_id = request.GET.get("round", "")
-    if not round_id:
+def finished_report(request: HttpRequest, study: Study) -> tuple[Job, Scope] | None:
+    """The reliability job `?job=` names: one of the requester's, done, in this study."""
+    job_id = request.GET.get("job", "")
+    if not job_id:
         return None
-    if not round_id.isdigit():
-        raise Http404("No such round.")
-    found = AgreementRound.objects.filter(study=study, pk=round_id).first()
-    if found is None:
-        raise Http404("No such round in this study.")
-    return found
-
-
-# The agreement table -----------------------------------------------------------------------------
+    job = None
+    if job_id.isdigit():
+        job = (
+            jobs_for(request.user, study)
+            .filter(pk=job_id, kind="reliability", status=Job.Status.DONE)
+            .first()
+        )
+    if job is None:
+        raise Http404("No such finished agreement job of yours in this study.")
+    try:
+        return job, Scope.from_params(study, job.params)
+    except ScopeError as error:
+        raise Http404(str(error)) from None
 
 
 @login_required
@@ -96,36 +107,28 @@ def reliability(request: HttpRequest, slug: str) -> HttpResponse:
     study = get_study_for_user(request.user, slug)
     if wall := blind_wall(request, study):
         return wall
-    agreement_round = chosen_round(request, study)
-    unit = request.GET.get("unit") or (agreement_round.unit if agreement_round else "sentence")
-    if unit not in UNITS:
-        unit = "sentence"
-    candidates = study_coders(study)
-    documents: list[Document] | None = None
-    coders: list | None = None
-    if agreement_round is not None:
-        documents = list(agreement_round.documents.order_by("title"))
-        coders = list(agreement_round.coders.order_by("username"))
-    wanted = set(request.GET.getlist("coder"))
-    labels = machine_labels(study)
-    # Machine coders are measured beside the people unless left out (or picked by name).
-    machines = request.GET.get("machines") != "off"
-    if wanted:
-        coders = [coder for coder in candidates if coder.get_username() in wanted]
-    elif coders is not None and not machines:
-        coders = [coder for coder in coders if coder.get_username() not in labels]
-    report = None
+    report = job = None
     problem = ""
-    if not study.documents.exists():
-        problem = "no documents"
+    decisions = 0
+    if found := finished_report(request, study):
+        # A table computed as a job: shown as it was when the job finished.
+        job, scope = found
+        report = ReliabilityReport.from_stored(job.data)
+        labels = job.data.get("machines", {})
     else:
-        try:
-            report = compute_reliability(
-                study, unit=unit, coders=coders, documents=documents, machines=machines
-            )
-        except ValueError as error:
-            problem = str(error)
-    shown = set(report.coders) if report else wanted
+        scope = asked_scope(study, request.GET)
+        labels = machine_labels(study)
+        if not study.documents.exists():
+            problem = "no documents"
+        elif scope.is_large(study):
+            # Seconds of work and more: computed on request, as a job (see coding.jobs).
+            decisions = scope.decisions(study)
+        else:
+            try:
+                report = scope.compute(study)
+            except ValueError as error:
+                problem = str(error)
+    shown = set(report.coders) if report else set(scope.wanted)
     pairs = list(combinations(report.coders, 2)) if report else []
     return render(
         request,
@@ -133,25 +136,55 @@ def reliability(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "study": study,
             "report": report,
+            "job": job,
+            "decisions": decisions,
+            "wanted": scope.wanted,
+            "background": runs_in_background(),
             "problem": problem,
-            "unit": unit,
+            "unit": scope.unit,
             "units": [(key, UNIT_LABELS[key]) for key in UNITS],
             "candidates": [
                 (c.get_username(), c.get_username() in shown, labels.get(c.get_username(), ""))
-                for c in candidates
+                for c in scope.candidates
             ],
-            "machines": machines,
+            "machines": scope.machines,
             "machine_labels": [(name, labels[name]) for name in shown if name in labels],
             "rounds": list(study.agreement_rounds.all()),
-            "agreement_round": agreement_round,
+            "agreement_round": scope.agreement_round,
             "pairs": pairs,
             "code_rows": [(row, alpha_verdict(row.krippendorff_alpha)) for row in report.codes]
             if report
             else [],
             "overall_verdict": alpha_verdict(report.overall.krippendorff_alpha) if report else None,
-            "compare_unit": unit if unit in COMPARE_UNITS else "sentence",
+            "compare_unit": scope.unit if scope.unit in COMPARE_UNITS else "sentence",
         },
     )
+
+
+@login_required
+@require_POST
+def reliability_job(request: HttpRequest, slug: str) -> HttpResponse:
+    """Compute the form's table as a job: the way a large study's agreement is computed."""
+    study = get_study_for_user(request.user, slug)
+    if wall := blind_wall(request, study):
+        return wall
+    scope = asked_scope(study, request.POST)
+    job = start_reliability(study=study, user=request.user, scope=scope)
+    if job.status == Job.Status.FAILED and not runs_in_background():
+        messages.error(request, job.error)
+        return redirect(reliability_url(study, scope))
+    return job_response(request, job)
+
+
+def reliability_url(study: Study, scope: Scope) -> str:
+    """The Reliability page showing `scope`."""
+    query = {"unit": scope.unit, "coder": scope.wanted}
+    if scope.agreement_round is not None:
+        query["round"] = scope.agreement_round.pk
+    if not scope.machines:
+        query["machines"] = "off"
+    url = reverse("coding:reliability", kwargs={"slug": study.slug})
+    return f"{url}?{urlencode(query, doseq=True)}"
 
 
 # Agreement rounds --------------------------------------------------------------------------------
