@@ -63,7 +63,18 @@ def page(browser: object, script_errors: list[str]) -> Iterator[object]:
             else None
         ),
     )
+    # Requests the page still waits for when the test ends (a figure, an htmx poll): the live
+    # server would go on answering them while the next test's data is written and, with
+    # SQLite, on the same connection. Teardown waits for them first.
+    pending: set[object] = set()
+    page.on("request", lambda request: pending.add(request))
+    page.on("requestfinished", lambda request: pending.discard(request))
+    page.on("requestfailed", lambda request: pending.discard(request))
     yield page
+    for _ in range(100):
+        if not pending:
+            break
+        page.wait_for_timeout(50)
     context.close()
     assert errors == [], errors
 
