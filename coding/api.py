@@ -120,15 +120,22 @@ def write(request: Request, spans: list[CodingSpan], *, single: bool) -> Any:
 ID_MAX = 2**63 - 1
 
 
-class CodingSerializer(serializers.ModelSerializer):
-    coder = serializers.CharField(source="coder.username", read_only=True)
+POSITIVE_MAX = 2**31 - 1  # a PositiveIntegerField's range on every database we support
+
+
+# Declared field by field rather than as a ModelSerializer, which introspects the model again for
+# every instance: that was a fifth of the time it takes to save one coding.
+class CodingSerializer(serializers.Serializer):
+    """A coding: a span [start, end) of a document's text with a code, by a coder."""
+
+    id = serializers.IntegerField(read_only=True)
     document = serializers.IntegerField(source="document_id", min_value=1, max_value=ID_MAX)
     code = serializers.IntegerField(source="code_id", min_value=1, max_value=ID_MAX)
-
-    class Meta:
-        model = Coding
-        fields = ["id", "document", "code", "coder", "start", "end", "consensus", "created_at"]
-        read_only_fields = ["id", "coder", "created_at"]
+    coder = serializers.CharField(source="coder.username", read_only=True)
+    start = serializers.IntegerField(min_value=0, max_value=POSITIVE_MAX)
+    end = serializers.IntegerField(min_value=0, max_value=POSITIVE_MAX)
+    consensus = serializers.BooleanField(required=False)
+    created_at = serializers.DateTimeField(read_only=True)
 
     def span(self) -> CodingSpan:
         """The validated shape as a span to write; the rules are apply_codings'."""

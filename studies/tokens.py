@@ -97,10 +97,8 @@ def _token_with_user(key_hash: str) -> APIToken | None:
     if row is None:
         return None
     values = []
-    for field, value in zip(lookup.fields, row, strict=True):
-        # The conversions the ORM applies to these columns (SQLite's dates, booleans...).
-        col = field.get_col(field.model._meta.db_table)
-        for convert in connection.ops.get_db_converters(col) + field.get_db_converters(connection):
+    for (col, converters), value in zip(lookup.converters, row, strict=True):
+        for convert in converters:
             value = convert(value, col, connection)
         values.append(value)
     split = len(APIToken._meta.concrete_fields)
