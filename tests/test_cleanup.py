@@ -84,6 +84,11 @@ def mess(study: Study, people: dict[str, User]) -> dict[str, object]:
         status="FAILED", finished_at=NOW() - dt.timedelta(days=1), **task_fields
     )
     waiting_task = DBTaskResult.objects.create(**task_fields)
+    # The stalled job's task: its worker was killed, so the queue still has it running.
+    lost_task = DBTaskResult.objects.create(status="RUNNING", started_at=NOW(), **task_fields)
+    Job.objects.filter(pk=stalled.pk).update(task_id=str(lost_task.pk))
+    busy_task = DBTaskResult.objects.create(status="RUNNING", started_at=NOW(), **task_fields)
+    Job.objects.filter(pk=busy.pk).update(task_id=str(busy_task.pk))
     old_attempt = AccessAttempt.objects.create(
         username="alice", ip_address="203.0.113.7", user_agent="", failures_since_start=2
     )
@@ -132,6 +137,7 @@ def test_dry_run_says_what_it_would_do_and_changes_nothing(mess: dict[str, objec
     old_pack = Job.objects.get(pk=mess["old_pack"].pk)
     assert old_pack.has_file and Path(old_pack.result.path).exists()
     assert Job.objects.get(pk=mess["stalled"].pk).status == Job.Status.RUNNING
+    assert DBTaskResult.objects.get(pk=mess["lost_task"].pk).status == "RUNNING"
 
 
 def test_it_cleans_up_what_is_old_and_leaves_the_rest(mess: dict[str, object]) -> None:
@@ -166,7 +172,14 @@ def test_it_cleans_up_what_is_old_and_leaves_the_rest(mess: dict[str, object]) -
     assert set(DBTaskResult.objects.values_list("pk", flat=True)) == {
         mess["new_task"].pk,
         mess["waiting_task"].pk,
+        mess["lost_task"].pk,
+        mess["busy_task"].pk,
     }
+    # The stalled job's task fails with it; the busy one's keeps running.
+    lost = DBTaskResult.objects.get(pk=mess["lost_task"].pk)
+    assert lost.status == "FAILED" and lost.finished_at is not None
+    assert lost.traceback == STALLED_ERROR
+    assert DBTaskResult.objects.get(pk=mess["busy_task"].pk).status == "RUNNING"
     assert list(AccessAttempt.objects.values_list("username", flat=True)) == ["bob"]
     assert list(AccessLog.objects.values_list("pk", flat=True)) == [mess["new_login"].pk]
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]

@@ -143,12 +143,35 @@ class Command(BaseCommand):
                 stage="",
                 finished_at=self.now,
             )
+            self.stalled_tasks()
         verb = "Would mark" if self.dry_run else "Marked"
         minutes = settings.COLLOQUY_JOB_STALL_MINUTES
         self.stdout.write(
             f"{verb} {counted(count, 'stalled job', 'stalled jobs')} as failed (silent for "
             f"more than {counted(minutes, 'minute', 'minutes')})"
         )
+
+    def stalled_tasks(self) -> None:
+        """The task queue's rows of the jobs just marked stalled: their worker died with them
+        "running" (django-tasks-db never hears of a killed process), so they would stay so
+        for ever and count as running in the admin. They fail as their jobs did."""
+        from django_tasks.base import TaskResultStatus
+        from django_tasks_db.models import DBTaskResult
+
+        task_ids = [
+            task_id
+            for task_id in Job.objects.filter(
+                status=Job.Status.FAILED, error=STALLED_ERROR, finished_at=self.now
+            ).values_list("task_id", flat=True)
+            if task_id
+        ]
+        if task_ids:
+            DBTaskResult.objects.filter(pk__in=task_ids, status=TaskResultStatus.RUNNING).update(
+                status=TaskResultStatus.FAILED,
+                finished_at=self.now,
+                exception_class_path="",
+                traceback=STALLED_ERROR,
+            )
 
     def pending_imports(self) -> None:
         old = PendingImport.objects.filter(created_at__lt=self.now - PENDING_LIFETIME)
