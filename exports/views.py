@@ -31,6 +31,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import content_disposition_header, urlencode
 from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST
 
 from exports.base import (
     FIGURE_FORMATS,
@@ -418,8 +419,8 @@ def export_page(request: HttpRequest, slug: str) -> HttpResponse:
             ],
             "figure_downloads": [(download(fmt), label) for fmt, label in FIGURE_DOWNLOADS],
             "figure_url": download("png"),
-            "pack_url": reverse("exports:pack", args=[study.slug])
-            + (f"?{urlencode({'layer': choice.layer})}" if choice.layer else ""),
+            "pack_url": reverse("exports:pack", args=[study.slug]),
+            "pack_layer": choice.layer,
             "blind": blind_coder(study),
             # A table with no rows has nothing to draw (the PNG would be a 400).
             "show_figure": choice.has_figure
@@ -552,9 +553,12 @@ def export_download(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
 
 
 @login_required
+@require_POST
 def export_pack(request: HttpRequest, slug: str) -> HttpResponse:
+    """Start the paper pack (a POST: it is work, which a prefetched or crawled link must not
+    start)."""
     study = get_study_for_user(request.user, slug)
-    layer = chosen_layer(study, request.user, request.GET.get("layer", ""))
+    layer = chosen_layer(study, request.user, request.POST.get("layer", ""))
     # A job: drawing every figure takes seconds. With a worker configured this request answers
     # at once with the job's page, which offers the file when it is ready.
     job = start_pack(study=study, user=request.user, layer=layer)

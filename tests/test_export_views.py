@@ -81,19 +81,19 @@ def test_the_pack_is_for_members_only(demo: Study, monkeypatch: pytest.MonkeyPat
         return b"PK-zip"
 
     monkeypatch.setattr(export_pack, "build_pack", fake_pack)
-    anonymous = client_for(None).get(pack_url())
+    anonymous = client_for(None).post(pack_url())
     assert anonymous.status_code == 302
     assert anonymous["Location"].startswith(reverse("login"))
-    assert client_for(person("mallory")).get(pack_url()).status_code == 404
+    assert client_for(person("mallory")).post(pack_url()).status_code == 404
     for name in ("victor", "bob", "alice"):
-        response = client_for(person(name)).get(pack_url())
+        response = client_for(person(name)).post(pack_url())
         assert response.status_code == 200, name
         assert response.content == b"PK-zip"
     assert asked == [("demo", None, "victor"), ("demo", None, "bob"), ("demo", None, "alice")]
 
 
 def test_the_pack_downloads_as_a_zip_of_tables_and_figures(demo: Study) -> None:
-    response = client_for(person("victor")).get(pack_url())
+    response = client_for(person("victor")).post(pack_url())
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/zip"
@@ -280,7 +280,8 @@ def test_under_blind_coding_a_coder_exports_their_own_codings(demo: Study) -> No
     assert (
         f'href="{download_url("csv")}?table=frequencies&amp;measure=segments&amp;layer=bob' in html
     )
-    assert f'href="{pack_url()}?layer=bob"' in html
+    pack_form = html.split(f'action="{pack_url()}"', 1)[1].split("</form>", 1)[0]
+    assert '<input type="hidden" name="layer" value="bob">' in pack_form
     download = bob.get(download_url("json"), {"table": "frequencies", "layer": "bob"})
     assert download.status_code == 200
     assert json.loads(download.content)["meta"]["layer"] == "bob"
@@ -294,7 +295,7 @@ def test_under_blind_coding_a_coder_may_not_choose_another_layer(demo: Study, la
 
     assert bob.get(page_url(), query).status_code == 403
     assert bob.get(download_url("csv"), query).status_code == 403
-    assert bob.get(pack_url(), {"layer": layer}).status_code == 403
+    assert bob.post(pack_url(), {"layer": layer}).status_code == 403
 
 
 def test_under_blind_coding_owners_and_viewers_choose_any_layer(demo: Study) -> None:

@@ -302,7 +302,7 @@ def test_the_paper_pack_of_100000_codings_is_made_by_a_worker_for_its_requester_
     client = Client()
     client.force_login(owner)
 
-    asked = client.get(reverse("exports:pack", args=[study.slug]))
+    asked = client.post(reverse("exports:pack", args=[study.slug]))
     job = Job.objects.get(study=study, kind="pack")
     assert asked.status_code == 302
     assert asked["Location"] == job.get_absolute_url()

@@ -265,13 +265,7 @@ QUERIES = {
     "coding:search": ["q=barter", "q=barter&code={code_id}"],
     "exports:page": ["table=quotes&layer=all", "table=quotes&layer=chloe"],
     "exports:download": ["table=quotes&layer=all"],
-    "exports:pack": ["layer=all"],
 }
-
-# URLs that take seconds (the paper pack draws every figure three times). They are walked as
-# the people from whom something is hidden; for the others there is nothing to find in them
-# (tests/test_export_views.py checks who may download the pack and what it holds).
-HEAVY = {"exports:pack"}
 
 # Parameters that name something of the study: a URL with one of them is a study URL.
 STUDY_PARAMETERS = {
@@ -295,7 +289,6 @@ class Target:
     url: str
     source: str  # the pattern or schema path it was built from
     study_url: bool
-    heavy: bool = False
 
     @property
     def is_api(self) -> bool:
@@ -316,12 +309,11 @@ def urlconf_targets(walked: Walked) -> list[Target]:
     targets = []
     for built in urlconf_urls(walk_values(walked)):
         study_url = bool(set(built.params) & STUDY_PARAMETERS)
-        heavy = built.name in HEAVY
-        targets.append(Target(built.url, built.written, study_url, heavy))
+        targets.append(Target(built.url, built.written, study_url))
         for query in QUERIES.get(built.name, []):
             query = query.format(**query_values(walked))
             addressed = study_url or built.name in QUERIED_STUDY_LISTS
-            targets.append(Target(f"{built.url}?{query}", built.written, addressed, heavy))
+            targets.append(Target(f"{built.url}?{query}", built.written, addressed))
     return targets
 
 
@@ -433,8 +425,6 @@ def test_nobody_sees_what_the_rules_hide_from_them(
 
     problems, bodies = [], {}
     for target in targets:
-        if target.heavy and not hidden_from_them:
-            continue
         response = client.get(target.url)
         text = readable(body_of(response))
         bodies[target.url] = text

@@ -9,11 +9,13 @@ from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from coding.models import Code, code_paths
+from studies.models import Job
 from tests.e2e.conftest import log_in, wait_until
+from tests.e2e.test_jobs import DATABASE_TASKS
 
 
 def test_an_owner_sees_a_crosstab_with_its_figure_and_downloads_it_for_excel(
-    page: Page, live_server: LiveServer, transactional_db: None, tmp_path: Path
+    page: Page, live_server: LiveServer, transactional_db: None, tmp_path: Path, settings: object
 ) -> None:
     call_command("load_demo", "--password", "demo-pass-123", stdout=io.StringIO())
 
@@ -65,3 +67,12 @@ def test_an_owner_sees_a_crosstab_with_its_figure_and_downloads_it_for_excel(
     code_rows = {row[0] for row in rows[1:] if row[1] is not None and row[0] != "Total"}
     assert code_rows == codable
     assert "Concept/negotiability" in code_rows
+
+    # The paper pack is work, started by the button (a POST) and, with a worker configured, made
+    # by a job whose page opens at once.
+    settings.TASKS = DATABASE_TASKS
+    page.get_by_role("button", name="Download the paper pack (.zip)").click()
+    expect(page.get_by_role("heading", name="Paper pack")).to_be_visible()
+    expect(page.locator("#job-status")).to_contain_text("Waiting for a worker")
+    job = Job.objects.get(study__slug="demo", kind="pack")
+    assert job.user.get_username() == "alice" and job.status == Job.Status.QUEUED
