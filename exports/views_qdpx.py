@@ -25,7 +25,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from exports.jobs import plan_digest, start_qdpx_export, start_qdpx_import
 from exports.qdpx import QdpxPlan, plan_qdpx, write_qdc
@@ -63,9 +63,10 @@ ROWS = (
 
 
 @login_required
-@require_GET
+@require_POST
 def qdpx_download(request: HttpRequest, slug: str) -> HttpResponse:
-    """The whole study as a REFI-QDA project. An archived study can still be exported."""
+    """The whole study as a REFI-QDA project. An archived study can still be exported. A POST:
+    it starts work, which a prefetched or crawled link must not."""
     study = get_study_for_user(request.user, slug, min_role=OWNER, archived_ok=True)
     # A job: a large study's project takes a while to write. With a worker configured this
     # request answers at once with the job's page, which offers the file when it is ready.

@@ -70,7 +70,7 @@ def test_the_project_download_is_a_job_whose_file_only_its_starter_gets(
 ) -> None:
     alice = client_for(people["alice"])
 
-    job = started(alice.get(reverse("exports:qdpx", args=[coded.slug])))
+    job = started(alice.post(reverse("exports:qdpx", args=[coded.slug])))
 
     assert (job.kind, job.user) == ("qdpx-export", people["alice"])
     page = alice.get(job.get_absolute_url())
@@ -104,7 +104,7 @@ def test_the_project_download_through_the_api_answers_202_then_serves_the_file(
 def test_only_an_owner_at_the_time_it_runs_gets_the_project(
     coded: Study, people: dict[str, User], background: None
 ) -> None:
-    job = started(client_for(people["alice"]).get(reverse("exports:qdpx", args=[coded.slug])))
+    job = started(client_for(people["alice"]).post(reverse("exports:qdpx", args=[coded.slug])))
     Membership.objects.filter(study=coded, user=people["alice"]).update(role="viewer")
 
     assert run(job).status == Job.Status.FAILED
@@ -311,7 +311,7 @@ def test_the_overview_links_your_jobs_and_says_how_many_of_yours_run(
 
     quiet = alice.get(overview).content.decode()
     assert f'href="{jobs}"' in quiet and "job running" not in quiet
-    alice.get(reverse("exports:qdpx", args=[coded.slug]))
+    alice.post(reverse("exports:qdpx", args=[coded.slug]))
 
     assert "1 job running" in alice.get(overview).content.decode()
     assert "job running" not in bob.get(overview).content.decode()

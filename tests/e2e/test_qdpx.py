@@ -44,7 +44,7 @@ def test_an_owner_takes_the_demo_to_a_new_study_as_a_qdpx(
     log_in(page, live_server, "alice", PASSWORD)
     page.goto(f"{live_server.url}/studies/demo/")
     with page.expect_download() as info:
-        page.get_by_role("link", name="Export project (.qdpx)").click()
+        page.get_by_role("button", name="Export project (.qdpx)").click()
     download = info.value
     assert download.suggested_filename == "demo.qdpx"
     exported = tmp_path / download.suggested_filename
