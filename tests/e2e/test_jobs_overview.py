@@ -28,7 +28,7 @@ def test_the_overview_says_a_job_is_running_and_leads_to_your_jobs(
     expect(page.get_by_role("link", name="Your jobs")).to_be_visible()
     expect(page.locator("#your-jobs")).not_to_contain_text("running")
 
-    page.get_by_role("link", name="Export project (.qdpx)").click()
+    page.get_by_role("button", name="Export project (.qdpx)").click()
 
     # With a worker configured the link opens the job's page rather than saving it.
     expect(page.get_by_role("heading", name="REFI-QDA project (.qdpx)")).to_be_visible()
