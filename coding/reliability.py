@@ -238,15 +238,7 @@ class CodeAgreement:
         return alpha_verdict(self.krippendorff_alpha)
 
     def as_json(self) -> dict:
-        data = {
-            "units": self.units,
-            "coded_units": self.coded_units,
-            "percent_agreement": self.percent_agreement,
-            "cohen_kappa": self.cohen_kappa,
-            "fleiss_kappa": self.fleiss_kappa,
-            "krippendorff_alpha": self.krippendorff_alpha,
-            "notes": self.notes,
-        }
+        data = {name: getattr(self, name) for name in MEASURE_FIELDS}
         return data if self.code_id is None else {"code": self.path, **data}
 
     @classmethod

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from coding.models import Code
-from coding.reliability import compute_reliability
+from coding.reliability import MEASURE_FIELDS, compute_reliability
 from studies.access import Access, role_in
 from studies.groups import values_order
 from studies.models import Document, Study, Variable, Workshop
@@ -984,14 +984,7 @@ class ReliabilityTable(TableExporter):
             report = compute_reliability(sources.study, unit="sentence")
         except ValueError as exc:
             raise ExportError(f"No reliability table: {exc}.") from None
-        measures = [
-            "units",
-            "coded_units",
-            "percent_agreement",
-            "cohen_kappa",
-            "fleiss_kappa",
-            "krippendorff_alpha",
-        ]
+        measures = [name for name in MEASURE_FIELDS if name != "notes"]
         records = []
         for agreement in [*report.codes, report.overall]:
             data = agreement.as_json()

@@ -36,4 +36,4 @@ def require_postgresql(why: str) -> None:
     if connection.vendor != "postgresql":
         import pytest
 
-        pytest.skip(f"needs PostgreSQL (DATABASE_URL=postgres://...): {why}")
+        pytest.skip(f"needs PostgreSQL (a DATABASE_URL of postgres://USER@HOST/NAME): {why}")

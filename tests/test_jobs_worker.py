@@ -7,7 +7,7 @@ confirm) and the paper pack of a study with 100,000 codings, whose file only the
 asked for it can see or download.
 
 A second process cannot see SQLite's in-memory test database, so these tests run on
-PostgreSQL only (DATABASE_URL=postgres://...).
+PostgreSQL only (a DATABASE_URL of postgres://USER@HOST/NAME).
 """
 
 from __future__ import annotations
