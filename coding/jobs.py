@@ -13,7 +13,7 @@ from django.utils.http import urlencode
 from coding.machine import MachineError, actions
 from coding.reliability import Scope
 from studies.access import OWNER, VIEWER
-from studies.jobs import JobFailed, Outcome, Progress, require, start_job, waiting_job
+from studies.jobs import JobFailed, Outcome, Progress, require, start_job
 from studies.models import Document, Job, Study
 from studies.wording import plural
 
@@ -105,9 +105,6 @@ def start_reliability(*, study: Study, user: object, scope: Scope) -> Job:
     API on request). Asked for again while the same table waits or runs, the answer is that
     job, not another."""
     params = scope.params()
-    waiting = waiting_job(study=study, user=user, kind="reliability", **params)
-    if waiting is not None:
-        return waiting
     of = f", round “{scope.agreement_round.name}”" if scope.agreement_round else ""
     return start_job(
         study=study,
@@ -116,6 +113,7 @@ def start_reliability(*, study: Study, user: object, scope: Scope) -> Job:
         title=f"Agreement by {scope.unit}{of}",
         handler="coding.jobs.reliability",
         params=params,
+        once_per=list(params),
     )
 
 

@@ -530,11 +530,11 @@ class Scope:
         if agreement_round is not None:
             scope.documents = list(agreement_round.documents.order_by("title"))
             scope.coders = list(agreement_round.coders.order_by("username"))
-        labels = machine_labels(study)
         if scope.wanted:
             asked = set(scope.wanted)
             scope.coders = [c for c in scope.candidates if c.get_username() in asked]
         elif scope.coders is not None and not machines:
+            labels = machine_labels(study)
             scope.coders = [c for c in scope.coders if c.get_username() not in labels]
         return scope
 
@@ -584,9 +584,11 @@ class Scope:
         codes = Code.objects.filter(study=study, codable=True).count()
         return units * codes * coders
 
-    def is_large(self, study: Study) -> bool:
-        """Whether the page hands the table to a job (COLLOQUY_RELIABILITY_INLINE_DECISIONS)."""
-        return self.decisions(study) > settings.COLLOQUY_RELIABILITY_INLINE_DECISIONS
+    def job_size(self, study: Study) -> int:
+        """The table's judgements when there are too many to compute in a page's request
+        (more than COLLOQUY_RELIABILITY_INLINE_DECISIONS: the page offers a job), else 0."""
+        decisions = self.decisions(study)
+        return decisions if decisions > settings.COLLOQUY_RELIABILITY_INLINE_DECISIONS else 0
 
 
 # --- Comparing two coders on one document -----------------------------------------------------

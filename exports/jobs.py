@@ -19,7 +19,7 @@ from exports.base import ExportError
 from studies.access import OWNER
 from studies.audit import record_export
 from studies.importers import FileRejected
-from studies.jobs import JobFailed, Outcome, Progress, require, start_job, waiting_job
+from studies.jobs import JobFailed, Outcome, Progress, require, start_job
 from studies.models import Job, PendingImport, Study
 
 if TYPE_CHECKING:
@@ -36,9 +36,6 @@ def start_pack(*, study: Study, user: object, layer: str) -> Job:
     """The paper pack of `layer` (already checked against the user's access) as a job. Asked
     for again while the same pack waits or runs (a second click, a prefetched link), the
     answer is that job, not another."""
-    waiting = waiting_job(study=study, user=user, kind="pack", layer=layer)
-    if waiting is not None:
-        return waiting
     of = f" ({layer} layer)" if layer else ""
     return start_job(
         study=study,
@@ -47,6 +44,7 @@ def start_pack(*, study: Study, user: object, layer: str) -> Job:
         title=f"Paper pack{of}",
         handler="exports.jobs.paper_pack",
         params={"layer": layer},
+        once_per=["layer"],
     )
 
 

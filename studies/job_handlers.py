@@ -7,7 +7,7 @@ import uuid
 
 from django.urls import reverse
 
-from studies.jobs import JobFailed, Outcome, Progress, start_job, waiting_job
+from studies.jobs import JobFailed, Outcome, Progress, start_job
 from studies.models import Job, PendingImport, Study
 from studies.pseudonymise import Decisions
 from studies.services import FileRejected, describe_outcomes, import_transcripts
@@ -28,9 +28,6 @@ def start_transcript_import(
     upload is kept for the review page to show again, unless `discard_on_failure` (the API's:
     nobody comes back to it). Confirmed again while its job waits or runs (a double click),
     the upload's job is that same one; once that job has stalled, a new one starts."""
-    waiting = waiting_job(study=study, user=user, kind="import", batch=str(batch))
-    if waiting is not None:
-        return waiting
     pending = PendingImport.objects.filter(study=study, user=user, batch=batch)
     n = pending.count()
     return start_job(
@@ -50,6 +47,7 @@ def start_transcript_import(
             },
             "discard_on_failure": discard_on_failure,
         },
+        once_per=["batch"],
     )
 
 

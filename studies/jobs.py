@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,9 +93,17 @@ def start_job(
     title: str,
     handler: str,
     params: dict[str, Any] | None = None,
+    once_per: Sequence[str] = (),
 ) -> Job:
     """Record a job and hand it to the task backend; with the immediate backend it has run
-    (done or failed) when this returns. `params` must be JSON: ids and choices, not objects."""
+    (done or failed) when this returns. `params` must be JSON: ids and choices, not objects.
+    With `once_per` (names of params), asking again while the same person's job of this kind
+    with those same values waits or runs (a double click, a second tab) answers that job."""
+    if once_per:
+        same = {name: (params or {}).get(name) for name in once_per}
+        waiting = waiting_job(study=study, user=user, kind=kind, **same)
+        if waiting is not None:
+            return waiting
     import_string(handler)  # a misspelt handler fails here, in the request, not in a worker
     _actor, via = current_actor()
     job = Job.objects.create(

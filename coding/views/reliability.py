@@ -120,10 +120,8 @@ def reliability(request: HttpRequest, slug: str) -> HttpResponse:
         labels = machine_labels(study)
         if not study.documents.exists():
             problem = "no documents"
-        elif scope.is_large(study):
-            # Seconds of work and more: computed on request, as a job (see coding.jobs).
-            decisions = scope.decisions(study)
-        else:
+        elif not (decisions := scope.job_size(study)):
+            # A large table is computed on request, as a job (see coding.jobs); this one now.
             try:
                 report = scope.compute(study)
             except ValueError as error:
