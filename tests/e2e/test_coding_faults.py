@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 from django.db import OperationalError
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Page, expect
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from coding import api
 from coding.models import Coding
@@ -28,22 +30,21 @@ def test_a_lost_answer_is_shown_and_the_retry_adds_exactly_one_coding(
     live_server: object,
     session: Document,  # noqa: F811
     script_errors: list[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     page.set_viewport_size({"width": 1024, "height": 800})
     keys: list[str | None] = []
+    real_create = api.CodingViewSet.create
 
-    def lose_first_answer(route: Route) -> None:
-        if route.request.method != "POST":
-            route.continue_()
-            return
-        keys.append(route.request.headers.get("idempotency-key"))
+    def lose_first_answer(view: object, request: Request, **kw: object) -> Response:
+        # The server saves the coding and its answer is lost on the way back.
+        keys.append(request.headers.get("Idempotency-Key"))
+        response = real_create(view, request, **kw)
         if len(keys) == 1:
-            route.fetch()  # the server saves the coding; its answer is lost on the way back
-            route.fulfill(status=503, json=UNAVAILABLE)
-        else:
-            route.continue_()
+            return Response(UNAVAILABLE, status=503)
+        return response
 
-    page.route("**/api/v1/codings/", lose_first_answer)
+    monkeypatch.setattr(api.CodingViewSet, "create", lose_first_answer)
     open_workbench(page, live_server, session)
 
     drag_select(page, "#turn-2", "explain my situation")
@@ -102,6 +103,7 @@ def test_a_removal_whose_answer_was_lost_is_sent_again_and_answered_once(
     session: Document,  # noqa: F811
     people: dict,
     script_errors: list[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     start = session.text.index("explain my situation")
     Coding.objects.create(
@@ -112,16 +114,18 @@ def test_a_removal_whose_answer_was_lost_is_sent_again_and_answered_once(
         end=start + len("explain my situation"),
     )
     answers: list[int] = []
+    real_destroy = api.CodingViewSet.destroy
 
-    def lose_first_answer(route: Route) -> None:
-        response = route.fetch()
-        answers.append(response.status)
+    def lose_first_answer(view: object, request: Request, pk: str, **kw: object) -> Response:
+        # The server completes the removal and its answer is lost on the way back. The answer is
+        # replaced in the live server, so nothing waits on a route handler in this thread.
+        response = real_destroy(view, request, pk, **kw)
+        answers.append(response.status_code)
         if len(answers) == 1:
-            route.fulfill(status=503, json=UNAVAILABLE)
-        else:
-            route.fulfill(response=response)
+            return Response(UNAVAILABLE, status=503)
+        return response
 
-    page.route("**/api/v1/codings/*/", lose_first_answer)
+    monkeypatch.setattr(api.CodingViewSet, "destroy", lose_first_answer)
     open_workbench(page, live_server, session)
 
     page.locator("#turn-2 .wb-margin").get_by_role("button", name="Negotiability").click()
