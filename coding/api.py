@@ -22,7 +22,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import api_view, parser_classes
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -55,6 +55,7 @@ from studies.api import StudyScopedResourceViewSet, schema_only
 from studies.api_jobs import ACCEPTED, job_accepted, job_json
 from studies.jobs import runs_in_background
 from studies.models import Document, Job, Study
+from studies.nul import JSONParser, MultiPartParser
 
 BULK_MAX = 1000
 
@@ -398,11 +399,19 @@ class SuggestionDecisionSerializer(serializers.Serializer):
     verdict = serializers.ChoiceField(choices=SuggestionDecision.Verdict.choices)
 
 
+class SuggestionVerdictSerializer(serializers.Serializer):
+    """The answer to a decision: the verdict, and the coding an acceptance made (or found)."""
+
+    verdict = serializers.ChoiceField(choices=SuggestionDecision.Verdict.choices)
+    coding = CodingSerializer(allow_null=True)
+
+
 class SuggestionDecisionViewSet(viewsets.GenericViewSet):
     """Accept (which creates the coding) or reject a suggestion, so it is not offered again."""
 
     serializer_class = SuggestionDecisionSerializer
 
+    @extend_schema(responses={201: SuggestionVerdictSerializer})
     def create(self, request: Request, **_format: object) -> Response:
         decision = SuggestionDecisionSerializer(data=request.data)
         decision.is_valid(raise_exception=True)

@@ -20,7 +20,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 from rest_framework.decorators import api_view, parser_classes
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -39,6 +39,7 @@ from studies.access import get_study_for_user
 from studies.api_jobs import ACCEPTED, JobSerializer, job_accepted, job_json
 from studies.jobs import runs_in_background
 from studies.models import Job, Study
+from studies.nul import JSONParser, MultiPartParser
 
 
 def _choice(request: Request, slug: str, name: str) -> tuple[Study, ExportChoice]:

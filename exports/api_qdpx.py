@@ -16,7 +16,6 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -31,6 +30,7 @@ from studies.audit import record_export
 from studies.importers import FileRejected
 from studies.jobs import runs_in_background
 from studies.models import Job, PendingImport, Study, Workshop
+from studies.nul import MultiPartParser
 
 
 class QdpxUploadSerializer(serializers.Serializer):

@@ -25,7 +25,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -53,6 +52,7 @@ from studies.models import (
     language_list,
     validate_language_tag,
 )
+from studies.nul import MultiPartParser
 from studies.pseudonymise import (
     Pseudonymised,
     add_private_names,

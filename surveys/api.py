@@ -35,7 +35,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response as APIResponse
@@ -45,6 +44,7 @@ from studies.api import SLUG_REGEX, StudyScopedResourceViewSet, StudyScopedViewS
 from studies.api import truthy as is_true
 from studies.groups import GROUPINGS_HELP, UnknownGroup
 from studies.importers import FileRejected
+from studies.nul import MultiPartParser
 from studies.wording import plural
 from surveys import builder, distribution
 from surveys.forms_owner import SurveyForm
