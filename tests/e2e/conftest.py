@@ -29,11 +29,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
+# How long an action (a click, a navigation) and an assertion (`expect`) wait. Generous, since
+# a test only waits that long when it is about to fail, and a busy two-core machine running the
+# suite on every core can take seconds over a page whose request runs an import.
+TIMEOUT_MS = 15_000
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium package to run browser tests")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=TIMEOUT_MS)
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
@@ -52,7 +60,7 @@ def page(browser: object, script_errors: list[str]) -> Iterator[object]:
     """A fresh page; the test fails if the page's JavaScript throws or logs an error."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(TIMEOUT_MS)
     errors = script_errors
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on(
@@ -71,7 +79,7 @@ def page(browser: object, script_errors: list[str]) -> Iterator[object]:
     page.on("requestfinished", lambda request: pending.discard(request))
     page.on("requestfailed", lambda request: pending.discard(request))
     yield page
-    for _ in range(100):
+    for _ in range(TIMEOUT_MS // 50):
         if not pending:
             break
         page.wait_for_timeout(50)

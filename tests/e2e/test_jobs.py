@@ -64,7 +64,7 @@ def test_an_import_waits_for_a_worker_and_its_page_turns_to_done_by_itself(
     # The worker runs it (here in the test's process); the page follows without a reload.
     page.evaluate("window.notReloaded = true")
     assert run_job.call(job.pk) == Job.Status.DONE
-    expect(status).to_contain_text("Done", timeout=15_000)
+    expect(status).to_contain_text("Done", timeout=30_000)
     expect(status).to_contain_text("Imported 1 transcript:")
     assert page.evaluate("window.notReloaded") is True
     expect(status).not_to_have_attribute("hx-trigger", "every 1s")

@@ -70,7 +70,7 @@ def test_a_large_studys_agreement_is_computed_as_a_job_and_opened_from_it(
     assert_fits_and_reads(page)
 
     assert run_job.call(job.pk) == Job.Status.DONE
-    expect(status).to_contain_text("Done", timeout=15_000)
+    expect(status).to_contain_text("Done", timeout=30_000)
     expect(status).to_contain_text("Agreement of 2 coders over 1 document by sentence")
     assert_fits_and_reads(page)
     status.get_by_role("link", name="Continue").click()
