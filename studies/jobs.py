@@ -27,6 +27,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.db import connection
+from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -253,7 +254,7 @@ def waiting_job(*, study: Study, user: object, kind: str, **params: object) -> J
     return (
         Job.objects.unfinished()
         .filter(study=study, user=user, kind=kind, **lookups)
-        .exclude(status=Job.Status.RUNNING, heartbeat_at__lt=stalled_before())
+        .exclude(stalled_condition())
         .first()
     )
 
@@ -265,6 +266,15 @@ def jobs_for(user: object, study: Study):
 
 def stalled_before() -> dt.datetime:
     return timezone.now() - dt.timedelta(minutes=settings.COLLOQUY_JOB_STALL_MINUTES)
+
+
+def stalled_condition() -> Q:
+    """is_stalled as a query: running, and silent since its last heartbeat (or, with none,
+    since it was created) for longer than COLLOQUY_JOB_STALL_MINUTES."""
+    before = stalled_before()
+    return Q(status=Job.Status.RUNNING) & (
+        Q(heartbeat_at__lt=before) | Q(heartbeat_at__isnull=True, created_at__lt=before)
+    )
 
 
 def is_stalled(job: Job) -> bool:

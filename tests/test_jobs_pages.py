@@ -19,7 +19,16 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from studies.jobs import JobFailed, Outcome, Progress, run_job, start_job
+from studies.jobs import (
+    JobFailed,
+    Outcome,
+    Progress,
+    is_stalled,
+    run_job,
+    stalled_condition,
+    start_job,
+    waiting_job,
+)
 from studies.models import Job, Membership, Study
 from tests.test_transcript_import import FI_TXT
 
@@ -382,3 +391,37 @@ def test_an_upload_confirmed_twice_while_its_job_waits_has_one_job(
     assert run_job.call(job.pk) == Job.Status.DONE
     # Done, its upload is used up: confirming again finds nothing to import.
     assert alice.post(upload["Location"], {"confirm": "1"}).status_code == 404
+
+
+def test_the_page_asking_again_and_cleanup_agree_on_which_jobs_stalled(
+    study: Study, people: dict[str, User], settings: object
+) -> None:
+    """One rule (studies.jobs.stalled_condition, is_stalled): silent past the stall time since
+    the last heartbeat, or since it was created when it never sent one."""
+    settings.COLLOQUY_JOB_STALL_MINUTES = 30
+    long_ago = timezone.now() - dt.timedelta(minutes=31)
+    lately = timezone.now() - dt.timedelta(minutes=29)
+    jobs = {
+        "silent": make_job(study, people["alice"], status="running", heartbeat_at=long_ago),
+        "never heard": make_job(study, people["alice"], status="running", heartbeat_at=None),
+        "heard lately": make_job(study, people["alice"], status="running", heartbeat_at=lately),
+    }
+    Job.objects.filter(pk=jobs["never heard"].pk).update(created_at=long_ago)
+    for job in jobs.values():
+        job.refresh_from_db()
+    assert {name for name, job in jobs.items() if is_stalled(job)} == {"silent", "never heard"}
+    assert {job.pk for job in Job.objects.filter(stalled_condition())} == {
+        jobs["silent"].pk,
+        jobs["never heard"].pk,
+    }
+    # Asking again (start_job's once_per) follows only the job still heard from.
+    for name, job in jobs.items():
+        Job.objects.filter(pk=job.pk).update(params={"layer": name})
+    following = {
+        name: waiting_job(study=study, user=people["alice"], kind="pack", layer=name)
+        for name in jobs
+    }
+    assert following == {"silent": None, "never heard": None, "heard lately": jobs["heard lately"]}
+    call_command("cleanup", stdout=io.StringIO())
+    failed = Job.objects.filter(status=Job.Status.FAILED)
+    assert set(failed.values_list("pk", flat=True)) == {jobs["silent"].pk, jobs["never heard"].pk}

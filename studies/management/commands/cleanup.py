@@ -22,11 +22,11 @@ from importlib import import_module
 from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.core.management.base import BaseCommand, CommandParser
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from studies.housekeeping import STEPS
-from studies.jobs import stalled_before
+from studies.jobs import stalled_condition
 from studies.models import Job, PendingImport
 from studies.views import PENDING_LIFETIME
 
@@ -128,12 +128,9 @@ class Command(BaseCommand):
         )
 
     def stalled_jobs(self) -> None:
-        # studies.jobs decides what "stalled" means (is_stalled); this is the same condition as
-        # a query. The update repeats it, so a job that reports progress meanwhile is left alone.
-        silent = Q(heartbeat_at__lt=stalled_before()) | Q(
-            heartbeat_at__isnull=True, created_at__lt=stalled_before()
-        )
-        stalled = Job.objects.filter(silent, status=Job.Status.RUNNING)
+        # studies.jobs decides what "stalled" means. The update repeats the condition, so a job
+        # that reports progress meanwhile is left alone.
+        stalled = Job.objects.filter(stalled_condition())
         if self.dry_run:
             count = stalled.count()
         else:
