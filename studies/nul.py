@@ -98,5 +98,7 @@ class JSONParser(parsers.JSONParser):
 class MultiPartParser(parsers.MultiPartParser):
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         result = super().parse(stream, media_type, parser_context)
-        refuse_nul({name: v[0] if len(v) == 1 else v for name, v in result.data.lists()})
+        name = nul_parameter(result.data.lists())
+        if name is not None:
+            raise ParseError(message(f"The request body at '{name}'"))
         return result

@@ -25,6 +25,23 @@ def failed_loads(script_errors: list[str], status: str) -> list[str]:
     return [e for e in script_errors if f"the server responded with a status of {status}" in e]
 
 
+def lose_first_answer(monkeypatch: pytest.MonkeyPatch, action: str) -> list[tuple[str, int]]:
+    """The coding API's `action` ("create", "destroy") completes every time, but its first
+    answer is lost on the way back (a 503 instead). The answer is replaced in the live server,
+    so nothing waits on a browser route's handler in the test's thread. Returns each call's
+    Idempotency-Key and the status the server meant to send."""
+    real = getattr(api.CodingViewSet, action)
+    calls: list[tuple[str, int]] = []
+
+    def answer(view: object, request: Request, *args: object, **kwargs: object) -> Response:
+        response = real(view, request, *args, **kwargs)
+        calls.append((request.headers.get("Idempotency-Key"), response.status_code))
+        return Response(UNAVAILABLE, status=503) if len(calls) == 1 else response
+
+    monkeypatch.setattr(api.CodingViewSet, action, answer)
+    return calls
+
+
 def test_a_lost_answer_is_shown_and_the_retry_adds_exactly_one_coding(
     page: Page,
     live_server: object,
@@ -33,18 +50,7 @@ def test_a_lost_answer_is_shown_and_the_retry_adds_exactly_one_coding(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     page.set_viewport_size({"width": 1024, "height": 800})
-    keys: list[str | None] = []
-    real_create = api.CodingViewSet.create
-
-    def lose_first_answer(view: object, request: Request, **kw: object) -> Response:
-        # The server saves the coding and its answer is lost on the way back.
-        keys.append(request.headers.get("Idempotency-Key"))
-        response = real_create(view, request, **kw)
-        if len(keys) == 1:
-            return Response(UNAVAILABLE, status=503)
-        return response
-
-    monkeypatch.setattr(api.CodingViewSet, "create", lose_first_answer)
+    calls = lose_first_answer(monkeypatch, "create")
     open_workbench(page, live_server, session)
 
     drag_select(page, "#turn-2", "explain my situation")
@@ -57,6 +63,7 @@ def test_a_lost_answer_is_shown_and_the_retry_adds_exactly_one_coding(
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
     expect(status).to_contain_text("Saved: Negotiability")
+    keys = [key for key, _status in calls]
     assert len(keys) == 2 and keys[0] and keys[0] == keys[1]
     coding = Coding.objects.get()
     assert (coding.code, coding.coder.username) == (code("Negotiability"), "bob")
@@ -113,19 +120,7 @@ def test_a_removal_whose_answer_was_lost_is_sent_again_and_answered_once(
         start=start,
         end=start + len("explain my situation"),
     )
-    answers: list[int] = []
-    real_destroy = api.CodingViewSet.destroy
-
-    def lose_first_answer(view: object, request: Request, pk: str, **kw: object) -> Response:
-        # The server completes the removal and its answer is lost on the way back. The answer is
-        # replaced in the live server, so nothing waits on a route handler in this thread.
-        response = real_destroy(view, request, pk, **kw)
-        answers.append(response.status_code)
-        if len(answers) == 1:
-            return Response(UNAVAILABLE, status=503)
-        return response
-
-    monkeypatch.setattr(api.CodingViewSet, "destroy", lose_first_answer)
+    calls = lose_first_answer(monkeypatch, "destroy")
     open_workbench(page, live_server, session)
 
     page.locator("#turn-2 .wb-margin").get_by_role("button", name="Negotiability").click()
@@ -135,6 +130,7 @@ def test_a_removal_whose_answer_was_lost_is_sent_again_and_answered_once(
     expect(status).to_have_text("Not saved yet: the database was unavailable. Trying again in 1 s…")
     expect(status).to_contain_text("Removed Negotiability")
     # Both reached the server: the first removed the coding, the second got the first's 204.
+    answers = [answer for _key, answer in calls]
     assert answers == [204, 204]
     expect(page.locator("#turn-2 mark")).to_have_count(0)
     assert not Coding.objects.exists()
